@@ -1,0 +1,164 @@
+// certcli/acme.hpp — an RFC 8555 client and nothing more: no policy, no store, no printing.
+// Owns: the directory, the nonce pool (fed by every Replay-Nonce; HEAD newNonce only when it is
+// empty; badNonce retried), JWS signing (jwk for newAccount, kid after), accounts, orders,
+// authorizations, challenges, finalize and certificate download, polling with Retry-After.
+#pragma once
+
+#include <certcli/clock.hpp>
+#include <certcli/crypto.hpp>
+#include <certcli/error.hpp>
+#include <certcli/net.hpp>
+
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace certcli::acme {
+
+struct Directory {
+  std::string new_nonce;
+  std::string new_account;
+  std::string new_order;
+  std::string revoke_cert;
+  std::string key_change;
+  std::string renewal_info;  // RFC 9773, empty when the CA lacks it
+  std::string terms_of_service;
+  bool external_account_required = false;
+};
+
+// RFC 8555 6.7 / RFC 7807 problem document.
+struct Problem {
+  struct Subproblem {
+    std::string identifier;
+    std::string type;
+    std::string detail;
+  };
+  std::string type;  // "urn:ietf:params:acme:error:badNonce"
+  std::string detail;
+  int status = 0;
+  std::vector<Subproblem> subproblems;
+
+  static Problem from_json(const nlohmann::json& body, int http_status);
+  // The part after "urn:ietf:params:acme:error:" ("badNonce"), or the whole type.
+  std::string short_type() const;
+  // One line: "type: detail" plus each subproblem's identifier and detail.
+  std::string describe() const;
+};
+
+// The CA refused a request; carries the problem document.
+class AcmeError : public Error {
+ public:
+  AcmeError(Problem problem, std::string context, std::string hint);
+  const Problem& problem() const { return problem_; }
+
+ private:
+  Problem problem_;
+};
+
+struct Identifier {
+  std::string type;  // "dns"
+  std::string value;
+};
+
+struct Challenge {
+  std::string type;  // "http-01"
+  std::string url;
+  std::string token;
+  std::string status;
+  std::optional<Problem> error;
+};
+
+struct Authorization {
+  std::string url;
+  std::string status;  // pending, valid, invalid, deactivated, expired, revoked
+  Identifier identifier;
+  bool wildcard = false;
+  std::vector<Challenge> challenges;
+};
+
+struct Order {
+  std::string url;
+  std::string status;  // pending, ready, processing, valid, invalid
+  std::vector<Identifier> identifiers;
+  std::vector<std::string> authorization_urls;
+  std::string finalize_url;
+  std::string certificate_url;
+  std::optional<Problem> error;
+};
+
+struct Account {
+  std::string url;
+  std::string status;
+  std::vector<std::string> contacts;
+  bool created = false;  // true when this request made it (201), false when it existed (200)
+};
+
+// Builds a flattened JWS (RFC 7515 7.2.2) over `payload` ("" for POST-as-GET).
+nlohmann::json make_jws(const crypto::PrivateKey& key, const nlohmann::json& protected_header,
+                        const std::string& payload);
+
+// How long to wait before polling again: Retry-After (seconds or HTTP-date) when present and
+// sane, else `fallback`. Capped so a hostile header cannot park certcli for days.
+std::chrono::milliseconds retry_after(const net::HttpResponse& response, TimePoint now,
+                                      std::chrono::milliseconds fallback);
+
+class Client {
+ public:
+  Client(net::HttpClient& http, Clock& clock, std::string directory_url);
+
+  // Fetched once per Client, on first use. Throws Error{network} or Error{ca_rejected} with
+  // a hint when the URL does not serve an ACME directory.
+  const Directory& directory();
+  const std::string& directory_url() const { return directory_url_; }
+
+  // The account key signs everything; `account_url` (the kid) is empty until an account exists.
+  void use_account(const crypto::PrivateKey& key, std::string account_url = {});
+  const std::string& account_url() const { return account_url_; }
+
+  // newAccount (RFC 8555 7.3). Returns the existing account when the key is known to the CA.
+  Account register_account(const std::vector<std::string>& contacts, bool agree_to_terms);
+
+  Order new_order(const std::vector<std::string>& dns_names);
+  Order fetch_order(const std::string& url);
+  Authorization fetch_authorization(const std::string& url);
+  // Tells the CA the challenge is ready to be validated (RFC 8555 7.5.1).
+  void answer_challenge(const Challenge& challenge);
+  // Polls until the authorization leaves "pending"; honours Retry-After.
+  Authorization wait_for_authorization(const std::string& url, std::chrono::seconds timeout);
+  Order finalize(const Order& order, const std::string& csr_der);
+  // Polls until the order leaves "pending"/"processing"; honours Retry-After.
+  Order wait_for_order(const std::string& url, std::chrono::seconds timeout);
+  // The PEM chain: leaf first.
+  std::string download_certificate(const std::string& url);
+
+  // token || '.' || base64url(JWK thumbprint) (RFC 8555 8.1).
+  std::string key_authorization(const std::string& token) const;
+
+  // Requests sent through this client, for tests and the benchmark.
+  long request_count() const { return http_.request_count(); }
+
+ private:
+  // POST with a JWS; `payload` nullopt means POST-as-GET. Retries badNonce with a fresh nonce.
+  net::HttpResponse post(const std::string& url, const std::optional<nlohmann::json>& payload,
+                         bool use_jwk = false);
+  std::string take_nonce();
+  void remember_nonce(const net::HttpResponse& response);
+  [[noreturn]] void throw_problem(const net::HttpResponse& response, const std::string& context);
+  nlohmann::json parse_body(const net::HttpResponse& response, const std::string& context);
+
+  net::HttpClient& http_;
+  Clock& clock_;
+  std::string directory_url_;
+  std::optional<Directory> directory_;
+  const crypto::PrivateKey* account_key_ = nullptr;
+  std::string account_url_;
+  std::vector<std::string> nonce_pool_;
+};
+
+Order parse_order(const nlohmann::json& body, std::string url);
+Authorization parse_authorization(const nlohmann::json& body, std::string url);
+
+}  // namespace certcli::acme

@@ -1,0 +1,94 @@
+// certcli/crypto.hpp — the only module that touches OpenSSL key, CSR and certificate objects.
+// Owns: key generation and PEM I/O, signatures (raw JWS form), CSRs, certificate parsing,
+// base64url, SHA-256, JWK and its RFC 7638 thumbprint. Uses OpenSSL 3 EVP APIs only; no
+// deprecated call, no raw *_free outside src/crypto/.
+#pragma once
+
+#include <certcli/clock.hpp>
+
+#include <nlohmann/json.hpp>
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace certcli::crypto {
+
+template <auto Free>
+struct Deleter {
+  template <class T>
+  void operator()(T* p) const { Free(p); }
+};
+using PkeyPtr = std::unique_ptr<EVP_PKEY, Deleter<EVP_PKEY_free>>;
+using X509Ptr = std::unique_ptr<X509, Deleter<X509_free>>;
+
+enum class KeyType { ec256, ec384, rsa2048, rsa3072, rsa4096 };
+
+// "ec256", "ec384", "rsa2048", "rsa3072", "rsa4096".
+std::optional<KeyType> parse_key_type(std::string_view name);
+std::string key_type_name(KeyType type);
+
+class PrivateKey {
+ public:
+  static PrivateKey generate(KeyType type);
+  // Throws Error{crypto} when the PEM does not hold a private key. An encrypted PEM needs
+  // `passphrase`; a wrong one is reported as such.
+  static PrivateKey from_pem(std::string_view pem, const std::string& passphrase = {});
+
+  // PKCS#8 PEM; encrypted with AES-256-CBC when a passphrase is given.
+  std::string to_pem(const std::string& passphrase = {}) const;
+  std::string public_pem() const;
+  KeyType type() const;
+  EVP_PKEY* get() const { return key_.get(); }
+
+ private:
+  explicit PrivateKey(PkeyPtr key) : key_(std::move(key)) {}
+  PkeyPtr key_;
+};
+
+std::string base64url_encode(std::string_view bytes);
+// Throws Error{invalid_input} on characters outside the base64url alphabet.
+std::string base64url_decode(std::string_view text);
+// Raw 32-byte digest.
+std::string sha256(std::string_view bytes);
+std::string to_hex(std::string_view bytes);  // lowercase, no separators
+
+// The public JWK (RFC 7517/7518) of a key: {"crv","kty","x","y"} or {"e","kty","n"}.
+nlohmann::json public_jwk(const PrivateKey& key);
+// RFC 7638: base64url(SHA-256(canonical JSON of the required members in lexical order)).
+std::string jwk_thumbprint(const nlohmann::json& jwk);
+
+// The JWS "alg" for a key: ES256 (P-256), ES384 (P-384), RS256 (RSA).
+std::string jws_algorithm(const PrivateKey& key);
+// Signature over `signing_input` in JWS form (RFC 7518 3.4: ECDSA as fixed-size r||s,
+// RSA as PKCS#1 v1.5 with SHA-256). Raw bytes, not base64url.
+std::string jws_sign(const PrivateKey& key, std::string_view signing_input);
+// Verifies a JWS-form signature with the key's public half (used by tests and self-checks).
+bool jws_verify(const PrivateKey& key, std::string_view signing_input, std::string_view signature);
+
+// A DER PKCS#10 request signed with `key`: the first name as CN, every name as a dNSName SAN.
+std::string make_csr_der(const PrivateKey& key, const std::vector<std::string>& names);
+
+struct CertificateInfo {
+  std::string subject_common_name;
+  std::string issuer_common_name;
+  std::string issuer;             // one-line RFC 2253 form
+  std::string serial_hex;         // uppercase hex, no separators
+  std::vector<std::string> sans;  // dNSName and iPAddress entries, in certificate order
+  TimePoint not_before;
+  TimePoint not_after;
+  std::string sha256_fingerprint;  // uppercase hex with colons, as `openssl x509 -fingerprint`
+};
+
+// Splits a PEM bundle into its CERTIFICATE blocks, each with its BEGIN/END lines.
+std::vector<std::string> split_pem_certificates(std::string_view bundle);
+// Parses the first certificate of a PEM bundle; throws Error{crypto} when there is none.
+CertificateInfo parse_certificate(std::string_view pem);
+// Whether the first certificate of `certificate_pem` carries the public half of `key`.
+bool key_matches_certificate(const PrivateKey& key, std::string_view certificate_pem);
+
+}  // namespace certcli::crypto

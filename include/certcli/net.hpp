@@ -1,0 +1,95 @@
+// certcli/net.hpp — the only module that opens sockets.
+// Owns: an HTTP(S) client over libcurl (one keep-alive connection reused per client, timeouts,
+// a private CA bundle, proxies from the environment as curl reads them) and a small HTTP/1.1
+// server for http-01 answers. Knows nothing of ACME.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+namespace certcli::net {
+
+struct HttpResponse {
+  long status = 0;
+  // Header names lowercased, in arrival order; a name may repeat (Link).
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string body;
+
+  // The first value of a header (case-insensitive name), if present.
+  std::optional<std::string> header(std::string_view name) const;
+  std::vector<std::string> header_values(std::string_view name) const;
+};
+
+struct HttpClientOptions {
+  std::string ca_bundle;            // PEM file of extra trust anchors; empty: system store
+  long connect_timeout_seconds = 10;
+  long total_timeout_seconds = 60;
+  std::string user_agent = "certcli/" CERTCLI_VERSION;
+};
+
+// One client holds one curl easy handle, so consecutive requests to the same host reuse the
+// connection (HTTP keep-alive). Not thread-safe. Throws Error{network} when no HTTP answer
+// arrives (DNS failure, refused, TLS failure, timeout), with curl's reason and a hint.
+class HttpClient {
+ public:
+  explicit HttpClient(HttpClientOptions options = {});
+  ~HttpClient();
+  HttpClient(const HttpClient&) = delete;
+  HttpClient& operator=(const HttpClient&) = delete;
+
+  HttpResponse get(const std::string& url);
+  HttpResponse head(const std::string& url);
+  HttpResponse post(const std::string& url, const std::string& content_type, const std::string& body);
+
+  // How many requests this client sent, and how many new connections it opened for them.
+  long request_count() const { return request_count_; }
+  long connection_count() const { return connection_count_; }
+
+ private:
+  HttpResponse perform(const std::string& method, const std::string& url,
+                       const std::string* content_type, const std::string* body);
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+  HttpClientOptions options_;
+  long request_count_ = 0;
+  long connection_count_ = 0;
+};
+
+// A minimal HTTP/1.1 server for http-01: answers GET/HEAD for registered paths with
+// 200 text/plain, everything else 404. Runs on its own thread until destroyed.
+class HttpServer {
+ public:
+  // `address` is an IPv4 or IPv6 literal; port 0 picks a free port. Throws Error{network}
+  // (with "is another web server on port N?" as the hint) when it cannot bind.
+  HttpServer(const std::string& address, int port);
+  ~HttpServer();
+  HttpServer(const HttpServer&) = delete;
+  HttpServer& operator=(const HttpServer&) = delete;
+
+  int port() const { return port_; }
+  void set_response(const std::string& path, const std::string& body);
+  void remove_response(const std::string& path);
+  // How many requests were answered 200 (for tests and diagnostics).
+  long hits() const { return hits_; }
+
+ private:
+  void serve();
+  void handle(int client_fd);
+  int listen_fd_ = -1;
+  int wake_fds_[2] = {-1, -1};
+  int port_ = 0;
+  std::atomic<long> hits_{0};
+  std::mutex mutex_;
+  std::map<std::string, std::string> responses_;
+  std::thread thread_;
+};
+
+}  // namespace certcli::net

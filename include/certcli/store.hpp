@@ -1,0 +1,132 @@
+// certcli/store.hpp — the state directory: TOML records, PEM files, the lock, the activity log.
+// Owns every byte certcli writes to disk (atomically: temp file, fsync, rename, fsync dir;
+// directories 0700, keys 0600). Knows nothing of ACME: it stores records and PEM text.
+// The Store interface lets a shared store (a fleet) replace the file system later.
+#pragma once
+
+#include <certcli/clock.hpp>
+
+#include <nlohmann/json.hpp>
+
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace certcli::store {
+
+namespace fs = std::filesystem;
+
+// Writes `content` to `path` so that readers see the old file or the new one, never a mix:
+// a temp file in the same directory, fsync, rename, fsync of the directory.
+void write_file_atomic(const fs::path& path, std::string_view content, fs::perms mode);
+// Throws Error{state} naming the file when it cannot be read.
+std::string read_file(const fs::path& path);
+// Creates `dir` (and missing parents) with mode 0700; tightens an existing one.
+void ensure_private_directory(const fs::path& dir);
+
+enum class CertificateStatus { pending, issuing, ready, failed };
+enum class IssuePhase { none, starting, dns_check, ordering, validating, finalizing, completed };
+std::string to_string(CertificateStatus status);
+std::string to_string(IssuePhase phase);
+
+struct ChallengeConfig {
+  std::string type = "http-01";
+  std::string http_listen;  // "ADDR:PORT" for the standalone solver (default 0.0.0.0... see cli)
+  std::string webroot;      // when set, http-01 files are written here instead
+};
+
+struct RecordedError {
+  std::string type;    // ACME problem type or certcli error kind
+  std::string detail;  // what went wrong
+  std::string hint;    // what fixes it
+};
+
+struct DomainRecord {
+  std::string name;                // primary name, normalized
+  std::vector<std::string> names;  // every SAN, primary first
+  std::string management = "managed";
+  std::string key_type = "ec256";
+  ChallengeConfig challenge;
+
+  CertificateStatus status = CertificateStatus::pending;
+  IssuePhase phase = IssuePhase::none;
+  std::optional<RecordedError> error;
+
+  std::string directory_url;  // the CA the last issuance used
+  std::string order_url;      // the in-flight order, kept so a crashed run resumes it
+  std::string live_version;   // archive/<version> the live certificate is
+  std::string serial;
+  std::string fingerprint;
+
+  std::optional<TimePoint> created_at;
+  std::optional<TimePoint> issued_at;
+  std::optional<TimePoint> expires_at;
+  std::optional<TimePoint> last_updated_at;
+};
+
+struct AccountRecord {
+  std::string url;
+  std::string directory_url;
+  std::vector<std::string> contacts;
+  std::string key_type;
+  std::optional<TimePoint> created_at;
+};
+
+// The four files of one issued certificate.
+struct CertificateFiles {
+  std::string certificate;  // leaf
+  std::string chain;        // issuers
+  std::string fullchain;    // leaf + issuers
+  std::string private_key;
+};
+
+// Held while a command changes state; a second certcli waits for it or gives up with the
+// holder named. Released on destruction (and by the kernel if the process dies).
+class Lock {
+ public:
+  virtual ~Lock() = default;
+};
+
+class Store {
+ public:
+  virtual ~Store() = default;
+
+  // Waits up to `timeout` for the state lock; throws Error{state} naming the holder.
+  virtual std::unique_ptr<Lock> lock(std::chrono::seconds timeout) = 0;
+
+  virtual std::optional<DomainRecord> load_domain(const std::string& name) const = 0;
+  virtual void save_domain(const DomainRecord& record) = 0;
+  virtual std::vector<DomainRecord> list_domains() const = 0;
+
+  virtual std::optional<AccountRecord> load_account(const std::string& ca_id) const = 0;
+  virtual std::optional<std::string> load_account_key(const std::string& ca_id) const = 0;
+  // Key first, record second: a record never points at a key that is not on disk.
+  virtual void save_account(const std::string& ca_id, const AccountRecord& record,
+                            const std::string& key_pem) = 0;
+
+  // The key of an in-flight order, kept until its certificate is installed.
+  virtual void save_pending_key(const std::string& name, const std::string& key_pem) = 0;
+  virtual std::optional<std::string> load_pending_key(const std::string& name) const = 0;
+  virtual void remove_pending_key(const std::string& name) = 0;
+
+  // Writes archive/<version>/ and switches live/ to it in one atomic step.
+  virtual void install_certificate(const std::string& name, const std::string& version,
+                                   const CertificateFiles& files) = 0;
+  virtual std::optional<CertificateFiles> load_live_certificate(const std::string& name) const = 0;
+
+  // Appends one JSON object to the activity log. Never pass secrets.
+  virtual void append_activity(const nlohmann::json& event) = 0;
+
+  // Where the live files of `name` are, for the user to point a web server at.
+  virtual std::string live_location(const std::string& name) const = 0;
+};
+
+// $CERTCLI_HOME, else /var/lib/certcli for root, else ${XDG_STATE_HOME:-~/.local/state}/certcli.
+fs::path default_home();
+
+// The embedded store: everything under one directory (layout in docs/state.md).
+std::unique_ptr<Store> open_file_store(const fs::path& home);
+
+}  // namespace certcli::store

@@ -1,0 +1,46 @@
+// certcli domain add|list|show
+#include "cli/cli.hpp"
+
+#include <fmt/format.h>
+
+namespace certcli::cli {
+
+void register_domain_commands(CLI::App& app, Context& context) {
+  CLI::App* domain = app.add_subcommand("domain", "Manage the domains certcli keeps certificates for");
+  domain->require_subcommand(1);
+
+  struct AddArgs {
+    std::string name;
+    std::vector<std::string> sans;
+    std::string key_type = "ec256";
+    std::string http_listen;
+    std::string webroot;
+  };
+  auto args = std::make_shared<AddArgs>();
+  CLI::App* add = domain->add_subcommand("add", "Add a domain (and more names for the same certificate)");
+  add->add_option("name", args->name, "Primary name, e.g. example.com")->required();
+  add->add_option("--san", args->sans, "Another name the certificate must cover (repeatable)");
+  add->add_option("--key-type", args->key_type, "Certificate key: ec256 (default), ec384, rsa2048, rsa3072, rsa4096");
+  add->add_option("--http-listen", args->http_listen, "http-01 standalone listener ADDR:PORT (default :80)");
+  add->add_option("--webroot", args->webroot, "Answer http-01 through this document root instead");
+  add->callback([&context, args] {
+    lifecycle::AddDomainRequest request;
+    request.name = args->name;
+    request.extra_names = args->sans;
+    request.key_type = args->key_type;
+    request.challenge.http_listen = args->http_listen;
+    request.challenge.webroot = args->webroot;
+    auto result = lifecycle::add_domain(context.store(), context.clock(), request);
+    fmt::print("{} {} ({})\n", result.created ? "Added" : "Already added, unchanged:", result.record.name,
+               fmt::join(result.record.names, ", "));
+    if (result.created) fmt::print("Next: certcli issue {}\n", result.record.name);
+  });
+
+  CLI::App* list = domain->add_subcommand("list", "List the domains");
+  list->callback([&context] {
+    for (const auto& status : lifecycle::domain_status(context.store(), ""))
+      fmt::print("{}\t{}\n", status.record.name, store::to_string(status.record.status));
+  });
+}
+
+}  // namespace certcli::cli

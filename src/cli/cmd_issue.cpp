@@ -1,0 +1,76 @@
+// certcli issue NAME
+#include "cli/cli.hpp"
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+namespace certcli::cli {
+
+void register_issue_command(CLI::App& app, Context& context) {
+  struct IssueArgs {
+    std::string name;
+    std::vector<std::string> emails;
+    bool agree_tos = false;
+    std::string http_listen;
+    std::string webroot;
+    int timeout_seconds = 180;
+    bool json = false;
+  };
+  auto args = std::make_shared<IssueArgs>();
+  CLI::App* issue = app.add_subcommand("issue", "Obtain a certificate for an added domain from the CA");
+  issue->add_option("name", args->name, "The domain's primary name")->required();
+  issue->add_option("--email", args->emails, "Contact e-mail for a new account (repeatable)");
+  issue->add_flag("--agree-tos", args->agree_tos, "Agree to the CA's terms of service when an account is created");
+  auto* listen = issue->add_option("--http-listen", args->http_listen,
+                                   "Answer http-01 with certcli's own listener on ADDR:PORT (default :80)");
+  issue->add_option("--webroot", args->webroot, "Answer http-01 by writing files under this document root")
+      ->excludes(listen);
+  issue->add_option("--timeout", args->timeout_seconds, "Seconds to wait for validation and issuance")
+      ->check(CLI::Range(1, 3600));
+  issue->add_flag("--json", args->json, "Print the result as JSON");
+  issue->callback([&context, args] {
+    lifecycle::IssueRequest request;
+    request.name = args->name;
+    request.ca = context.ca();
+    request.contacts = args->emails;
+    request.agree_to_terms = args->agree_tos;
+    request.validation_timeout = std::chrono::seconds{args->timeout_seconds};
+    if (!args->http_listen.empty() || !args->webroot.empty()) {
+      store::ChallengeConfig challenge;
+      challenge.http_listen = args->http_listen;
+      challenge.webroot = args->webroot;
+      request.challenge = challenge;
+    }
+    auto progress = [](const std::string& line) { fmt::print(stderr, "certcli: {}\n", line); };
+    auto result = lifecycle::issue_certificate(context.store(), context.clock(), context.http(), request, progress);
+
+    const auto& cert = result.certificate;
+    if (args->json) {
+      nlohmann::json out = {{"domain", result.record.name},
+                            {"status", store::to_string(result.record.status)},
+                            {"names", cert.sans},
+                            {"serial", cert.serial_hex},
+                            {"issuer", cert.issuer},
+                            {"not_before", format_rfc3339(cert.not_before)},
+                            {"expires_at", format_rfc3339(cert.not_after)},
+                            {"fingerprint_sha256", cert.sha256_fingerprint},
+                            {"live", result.live_location},
+                            {"account", result.account_url},
+                            {"account_created", result.account_created},
+                            {"order_resumed", result.order_resumed},
+                            {"acme_requests", result.acme_requests}};
+      fmt::print("{}\n", out.dump(2));
+      return;
+    }
+    fmt::print("Certificate issued for {}\n", result.record.name);
+    fmt::print("  subject:  CN={}\n", cert.subject_common_name);
+    fmt::print("  names:    {}\n", fmt::join(cert.sans, ", "));
+    fmt::print("  expires:  {}\n", describe_time(cert.not_after, context.clock().now()));
+    fmt::print("  issuer:   {}\n", cert.issuer);
+    fmt::print("  serial:   {}\n", cert.serial_hex);
+    fmt::print("  files:    {}/{{cert,chain,fullchain,key}}.pem\n", result.live_location);
+    fmt::print("  account:  {}{}\n", result.account_url, result.account_created ? " (new)" : "");
+  });
+}
+
+}  // namespace certcli::cli

@@ -1,0 +1,101 @@
+// certcli status [NAME] [--json]
+#include "cli/cli.hpp"
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+namespace certcli::cli {
+namespace {
+
+nlohmann::json to_json(const lifecycle::DomainStatus& status) {
+  const auto& r = status.record;
+  nlohmann::json out = {{"domain", r.name},
+                        {"names", r.names},
+                        {"management", r.management},
+                        {"status", store::to_string(r.status)},
+                        {"phase", r.phase == store::IssuePhase::none ? nlohmann::json() : nlohmann::json(store::to_string(r.phase))},
+                        {"challenge", r.challenge.type},
+                        {"key_type", r.key_type}};
+  auto put_time = [&](const char* key, const std::optional<TimePoint>& t) {
+    out[key] = t ? nlohmann::json(format_rfc3339(*t)) : nlohmann::json();
+  };
+  put_time("issued_at", r.issued_at);
+  put_time("expires_at", r.expires_at);
+  put_time("last_updated_at", r.last_updated_at);
+  out["error"] = r.error ? nlohmann::json{{"type", r.error->type}, {"detail", r.error->detail}, {"hint", r.error->hint}}
+                         : nlohmann::json();
+  out["order_url"] = r.order_url.empty() ? nlohmann::json() : nlohmann::json(r.order_url);
+  if (status.live) {
+    out["certificate"] = {{"serial", status.live->serial_hex},
+                          {"names", status.live->sans},
+                          {"issuer", status.live->issuer},
+                          {"not_before", format_rfc3339(status.live->not_before)},
+                          {"not_after", format_rfc3339(status.live->not_after)},
+                          {"fingerprint_sha256", status.live->sha256_fingerprint},
+                          {"live", status.live_location}};
+  } else {
+    out["certificate"] = nullptr;
+  }
+  return out;
+}
+
+void print_detail(const lifecycle::DomainStatus& status, TimePoint now) {
+  const auto& r = status.record;
+  fmt::print("{}\n", r.name);
+  fmt::print("  status:   {}{}\n", store::to_string(r.status),
+             r.phase == store::IssuePhase::none ? "" : fmt::format(" ({})", store::to_string(r.phase)));
+  fmt::print("  names:    {}\n", fmt::join(r.names, ", "));
+  fmt::print("  challenge: {}{}\n", r.challenge.type,
+             !r.challenge.webroot.empty()       ? " via webroot " + r.challenge.webroot
+             : !r.challenge.http_listen.empty() ? " on " + r.challenge.http_listen
+                                                : "");
+  if (r.error) {
+    fmt::print("  error:    {}\n", r.error->detail);
+    if (!r.error->hint.empty()) fmt::print("  fix:      {}\n", r.error->hint);
+  }
+  if (status.live) {
+    fmt::print("  expires:  {}\n", describe_time(status.live->not_after, now));
+    fmt::print("  serial:   {}\n", status.live->serial_hex);
+    fmt::print("  files:    {}/\n", status.live_location);
+  }
+  if (r.issued_at) fmt::print("  issued:   {}\n", format_rfc3339(*r.issued_at));
+  if (r.last_updated_at) fmt::print("  updated:  {}\n", format_rfc3339(*r.last_updated_at));
+  if (!r.order_url.empty()) fmt::print("  order:    {} (resumed by the next `certcli issue`)\n", r.order_url);
+}
+
+}  // namespace
+
+void register_status_command(CLI::App& app, Context& context) {
+  struct StatusArgs {
+    std::string name;
+    bool json = false;
+  };
+  auto args = std::make_shared<StatusArgs>();
+  CLI::App* status = app.add_subcommand("status", "Show each domain's certificate status (or one domain's)");
+  status->add_option("name", args->name, "Only this domain");
+  status->add_flag("--json", args->json, "Print JSON: an object for one domain, an array for all");
+  status->callback([&context, args] {
+    auto statuses = lifecycle::domain_status(context.store(), args->name);
+    TimePoint now = context.clock().now();
+    if (args->json) {
+      nlohmann::json out = nlohmann::json::array();
+      for (const auto& s : statuses) out.push_back(to_json(s));
+      fmt::print("{}\n", (args->name.empty() ? out : out.front()).dump(2));
+      return;
+    }
+    if (statuses.empty()) {
+      fmt::print("No domains yet. Add one: certcli domain add example.com\n");
+      return;
+    }
+    if (!args->name.empty()) {
+      print_detail(statuses.front(), now);
+      return;
+    }
+    fmt::print("{:<40} {:<9} {}\n", "DOMAIN", "STATUS", "EXPIRES");
+    for (const auto& s : statuses)
+      fmt::print("{:<40} {:<9} {}\n", s.record.name, store::to_string(s.record.status),
+                 s.live ? describe_time(s.live->not_after, now) : "-");
+  });
+}
+
+}  // namespace certcli::cli

@@ -1,0 +1,40 @@
+// The one table from error kinds to exit codes. Documented in README.md ("Exit codes") and
+// man/certcli.1; scripts depend on these numbers, so they only ever grow.
+#include "cli/cli.hpp"
+
+namespace certcli::cli {
+namespace {
+
+struct Row {
+  ErrorKind kind;
+  int code;
+  const char* meaning;
+};
+
+constexpr Row kTable[] = {
+    {ErrorKind::internal, 1, "internal error (a bug; please report it)"},
+    {ErrorKind::usage, 2, "wrong command line, or a confirmation (such as --agree-tos) is missing"},
+    {ErrorKind::invalid_input, 3, "invalid input: a name, file or value is malformed"},
+    {ErrorKind::not_found, 4, "not found: the domain or account does not exist"},
+    {ErrorKind::state, 5, "state directory unreadable, damaged or locked by another certcli"},
+    {ErrorKind::network, 6, "the CA (or another peer) could not be reached"},
+    {ErrorKind::ca_rejected, 7, "the CA refused the request (its problem document is shown)"},
+    {ErrorKind::challenge, 8, "a challenge could not be presented or was judged invalid"},
+    {ErrorKind::crypto, 9, "a key, CSR or certificate could not be handled"},
+};
+
+}  // namespace
+
+int exit_code_for(ErrorKind kind) {
+  for (const auto& row : kTable)
+    if (row.kind == kind) return row.code;
+  return 1;
+}
+
+std::string exit_code_table() {
+  std::string text = "Exit status:\n  0  success\n";
+  for (const auto& row : kTable) text += "  " + std::to_string(row.code) + "  " + row.meaning + "\n";
+  return text;
+}
+
+}  // namespace certcli::cli

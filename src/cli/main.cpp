@@ -1,0 +1,93 @@
+// certcli entry point: global options, subcommand registration, and the single place where an
+// Error becomes a message and an exit code.
+#include "cli/cli.hpp"
+
+#include <fmt/chrono.h>
+#include <fmt/format.h>
+
+#include <cstdio>
+#include <cstdlib>
+
+namespace certcli::cli {
+
+store::Store& Context::store() {
+  if (!store_) store_ = store::open_file_store(options_.home.empty() ? store::default_home() : store::fs::path(options_.home));
+  return *store_;
+}
+
+net::HttpClient& Context::http() {
+  if (!http_) {
+    net::HttpClientOptions http_options;
+    http_options.ca_bundle = options_.ca_bundle;
+    http_ = std::make_unique<net::HttpClient>(http_options);
+  }
+  return *http_;
+}
+
+lifecycle::CaSelection Context::ca() const {
+  return lifecycle::select_ca(options_.ca_name, options_.directory_url, options_.staging);
+}
+
+std::string describe_time(TimePoint t, TimePoint now) {
+  auto days = std::chrono::duration_cast<std::chrono::hours>(t - now).count() / 24;
+  std::string when = days >= 0 ? fmt::format("in {} days", days) : fmt::format("{} days ago", -days);
+  return fmt::format("{:%Y-%m-%d %H:%M} UTC ({})", t, when);
+}
+
+namespace {
+
+int run(int argc, char** argv) {
+  GlobalOptions options;
+  Context context(options);
+
+  CLI::App app{"certcli — ACME certificates for this machine: add domains, issue, renew, inspect."};
+  app.name("certcli");
+  app.set_version_flag("--version", "certcli " CERTCLI_VERSION);
+  app.require_subcommand(1);
+  // Global options may come after the subcommand too ("certcli issue x --home DIR").
+  app.fallthrough();
+  app.footer(exit_code_table() +
+             "\nState lives in --home, $CERTCLI_HOME, /var/lib/certcli (root) or ~/.local/state/certcli.");
+
+  app.add_option("--home", options.home, "State directory (default: $CERTCLI_HOME, /var/lib/certcli for root, "
+                                         "else ${XDG_STATE_HOME:-~/.local/state}/certcli)")
+      ->envname("CERTCLI_HOME");
+  app.add_option("--directory", options.directory_url, "ACME directory URL of the CA")->envname("CERTCLI_DIRECTORY");
+  app.add_option("--ca", options.ca_name,
+                 "CA preset: letsencrypt (default), letsencrypt-staging, zerossl, google, google-staging, buypass, "
+                 "buypass-staging");
+  app.add_flag("--staging", options.staging, "Use the preset's staging environment");
+  app.add_option("--ca-bundle", options.ca_bundle, "PEM file of extra trust anchors for talking to a private CA")
+      ->envname("CERTCLI_CA_BUNDLE");
+
+  register_domain_commands(app, context);
+  register_issue_command(app, context);
+  register_status_command(app, context);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int code = app.exit(e);
+    return code == 0 ? 0 : exit_code_for(ErrorKind::usage);
+  }
+  return 0;
+}
+
+}  // namespace
+}  // namespace certcli::cli
+
+int main(int argc, char** argv) {
+  try {
+    return certcli::cli::run(argc, argv);
+  } catch (const certcli::Error& e) {
+    std::fflush(stdout);
+    fmt::print(stderr, "certcli: error: {}\n", e.what());
+    if (!e.hint().empty()) fmt::print(stderr, "certcli: hint: {}\n", e.hint());
+    return certcli::cli::exit_code_for(e.kind());
+  } catch (const std::exception& e) {
+    std::fflush(stdout);
+    fmt::print(stderr, "certcli: internal error: {}\ncertcli: hint: this is a bug; please report it with the command "
+                       "you ran\n", e.what());
+    return certcli::cli::exit_code_for(certcli::ErrorKind::internal);
+  }
+}

@@ -1,0 +1,80 @@
+// Adding domains and reporting their status.
+#include <certcli/error.hpp>
+#include <certcli/lifecycle.hpp>
+#include <certcli/names.hpp>
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+namespace certcli::lifecycle {
+
+store::DomainRecord require_domain(const store::Store& store, const std::string& name) {
+  std::string normalized = normalize_domain_name(name);
+  auto record = store.load_domain(normalized);
+  if (!record)
+    throw Error(ErrorKind::not_found, fmt::format("domain {} has not been added", normalized),
+                fmt::format("add it first: certcli domain add {}", normalized), normalized);
+  return *record;
+}
+
+AddDomainResult add_domain(store::Store& store, const Clock& clock, const AddDomainRequest& request) {
+  store::DomainRecord record;
+  record.name = normalize_domain_name(request.name);
+  record.names.push_back(record.name);
+  for (const auto& extra : request.extra_names) {
+    std::string name = normalize_domain_name(extra);
+    if (std::find(record.names.begin(), record.names.end(), name) == record.names.end()) record.names.push_back(name);
+  }
+  // RFC 8555 does not cap names per order, but every public CA does; Let's Encrypt allows 100.
+  if (record.names.size() > 100)
+    throw Error(ErrorKind::invalid_input, fmt::format("{} names are more than the 100 a certificate may hold", record.names.size()),
+                "split the names over several domain entries", record.name);
+  if (!crypto::parse_key_type(request.key_type))
+    throw Error(ErrorKind::invalid_input, fmt::format("key type '{}' is not known", request.key_type),
+                "use one of ec256, ec384, rsa2048, rsa3072, rsa4096");
+  record.key_type = request.key_type;
+  record.challenge = request.challenge;
+  if (record.challenge.type != "http-01")
+    throw Error(ErrorKind::invalid_input, fmt::format("challenge type '{}' is not supported yet", record.challenge.type),
+                "use http-01 (the default)");
+  for (const auto& name : record.names)
+    if (is_wildcard(name))
+      throw Error(ErrorKind::invalid_input, fmt::format("{} is a wildcard name, which only dns-01 can validate", name),
+                  "dns-01 solvers are not in this version yet; list each host name instead", name);
+
+  auto lock = store.lock(std::chrono::seconds{30});
+  if (auto existing = store.load_domain(record.name)) {
+    if (existing->names == record.names) return {*existing, false};
+    throw Error(ErrorKind::invalid_input,
+                fmt::format("{} is already added with the names {}", record.name, fmt::join(existing->names, ", ")),
+                "remove the entry first, or add the new names under another primary name", record.name);
+  }
+  record.created_at = clock.now();
+  record.last_updated_at = record.created_at;
+  store.save_domain(record);
+  store.append_activity({{"time", format_rfc3339(clock.now())},
+                         {"event", "domain.added"},
+                         {"domain", record.name},
+                         {"names", record.names}});
+  return {record, true};
+}
+
+std::vector<DomainStatus> domain_status(const store::Store& store, const std::string& name) {
+  std::vector<store::DomainRecord> records;
+  if (name.empty())
+    records = store.list_domains();
+  else
+    records.push_back(require_domain(store, name));
+  std::vector<DomainStatus> statuses;
+  for (auto& record : records) {
+    DomainStatus status;
+    status.live_location = store.live_location(record.name);
+    if (auto live = store.load_live_certificate(record.name)) status.live = crypto::parse_certificate(live->certificate);
+    status.record = std::move(record);
+    statuses.push_back(std::move(status));
+  }
+  return statuses;
+}
+
+}  // namespace certcli::lifecycle

@@ -1,0 +1,311 @@
+// Issuing a certificate for a stored domain: the RFC 8555 flow wrapped in honest state.
+// Order of writes matters for crash safety: the order URL is saved before any challenge is
+// answered and the certificate key before finalize, so an interrupted run resumes the same
+// order with the same key instead of starting over.
+#include <certcli/acme.hpp>
+#include <certcli/challenge.hpp>
+#include <certcli/error.hpp>
+#include <certcli/lifecycle.hpp>
+#include <certcli/names.hpp>
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+namespace certcli::lifecycle {
+namespace {
+
+using store::CertificateStatus;
+using store::IssuePhase;
+
+std::string error_type(const Error& error) {
+  if (auto* acme_error = dynamic_cast<const acme::AcmeError*>(&error)) return acme_error->problem().type;
+  switch (error.kind()) {
+    case ErrorKind::network: return "certcli:network";
+    case ErrorKind::challenge: return "certcli:challenge";
+    case ErrorKind::crypto: return "certcli:crypto";
+    case ErrorKind::state: return "certcli:state";
+    default: return "certcli:error";
+  }
+}
+
+void check_contacts(const std::vector<std::string>& contacts) {
+  for (const auto& contact : contacts) {
+    std::string address = contact.starts_with("mailto:") ? contact.substr(7) : contact;
+    auto at = address.find('@');
+    bool plausible = at != std::string::npos && at > 0 && at + 1 < address.size() &&
+                     address.find_first_of(" ,;<>\"") == std::string::npos;
+    if (!plausible)
+      throw Error(ErrorKind::invalid_input, fmt::format("'{}' is not an e-mail address", contact),
+                  "give --email as name@example.com", contact);
+  }
+}
+
+std::unique_ptr<challenge::Solver> make_solver(const store::ChallengeConfig& config) {
+  if (!config.webroot.empty()) return challenge::make_http_webroot_solver(config.webroot);
+  auto [address, port] = challenge::parse_listen_address(config.http_listen.empty() ? ":80" : config.http_listen);
+  return challenge::make_http_standalone_solver(address, port);
+}
+
+class Issuance {
+ public:
+  Issuance(store::Store& store, Clock& clock, net::HttpClient& http, const IssueRequest& request,
+           const Progress& progress)
+      : store_(store), clock_(clock), request_(request), progress_(progress),
+        client_(http, clock, request.ca.directory_url) {}
+
+  IssueResult run() {
+    // Preconditions first; nothing is written until they hold.
+    record_ = require_domain(store_, request_.name);
+    if (request_.challenge) record_.challenge = *request_.challenge;
+    check_contacts(request_.contacts);
+    say(fmt::format("contacting {}", request_.ca.directory_url));
+    const acme::Directory& directory = client_.directory();
+
+    auto lock = store_.lock(std::chrono::seconds{60});
+    record_ = require_domain(store_, request_.name);  // re-read: another run may have finished meanwhile
+    if (request_.challenge) record_.challenge = *request_.challenge;
+    load_or_register_account(directory);
+
+    set_phase(CertificateStatus::issuing, IssuePhase::starting);
+    record_.error.reset();
+    save();
+    activity("issue.started", {{"ca", request_.ca.directory_url}});
+    try {
+      return issue();
+    } catch (const Error& error) {
+      record_failure(error);
+      throw;
+    } catch (const std::exception& error) {
+      record_failure(Error(ErrorKind::internal, error.what()));
+      throw;
+    }
+  }
+
+ private:
+  void say(const std::string& line) {
+    if (progress_) progress_(line);
+  }
+
+  void save() {
+    record_.last_updated_at = clock_.now();
+    store_.save_domain(record_);
+  }
+
+  void set_phase(CertificateStatus status, IssuePhase phase) {
+    record_.status = status;
+    record_.phase = phase;
+  }
+
+  void activity(const std::string& event, nlohmann::json details = nlohmann::json::object()) {
+    details["time"] = format_rfc3339(clock_.now());
+    details["event"] = event;
+    details["domain"] = record_.name;
+    store_.append_activity(details);
+  }
+
+  void record_failure(const Error& error) {
+    record_.status = CertificateStatus::failed;
+    record_.error = store::RecordedError{error_type(error), error.what(), error.hint()};
+    // An order the CA has given up on cannot be resumed; anything else (a timeout, a lost
+    // connection, Ctrl-C) is resumed by the next run.
+    if (auto* acme_error = dynamic_cast<const acme::AcmeError*>(&error); acme_error || error.kind() == ErrorKind::challenge)
+      record_.order_url.clear();
+    try {
+      save();
+      activity("issue.failed", {{"error", error.what()}});
+    } catch (const Error&) {
+      // The original error is the one the user needs to see.
+    }
+  }
+
+  void load_or_register_account(const acme::Directory& directory) {
+    auto account = store_.load_account(request_.ca.id);
+    auto key_pem = store_.load_account_key(request_.ca.id);
+    if (account && key_pem) {
+      account_key_ = crypto::PrivateKey::from_pem(*key_pem);
+      client_.use_account(*account_key_, account->url);
+      return;
+    }
+    if (!directory.terms_of_service.empty() && !request_.agree_to_terms)
+      throw Error(ErrorKind::usage,
+                  fmt::format("there is no account at {} yet, and creating one means agreeing to its terms of service",
+                              request_.ca.directory_url),
+                  fmt::format("read {} and run again with --agree-tos (and --email ADDRESS for expiry notices)",
+                              directory.terms_of_service));
+    say("registering a new account");
+    account_key_ = crypto::PrivateKey::generate(crypto::KeyType::ec256);
+    client_.use_account(*account_key_);
+    acme::Account created = client_.register_account(request_.contacts, request_.agree_to_terms);
+    store::AccountRecord record{created.url, request_.ca.directory_url, request_.contacts, "ec256", clock_.now()};
+    store_.save_account(request_.ca.id, record, account_key_->to_pem());
+    account_created_ = true;
+    store_.append_activity({{"time", format_rfc3339(clock_.now())},
+                            {"event", "account.created"},
+                            {"ca", request_.ca.directory_url},
+                            {"account", created.url}});
+  }
+
+  // The stored in-flight order, when it is for the same CA and names and still usable.
+  std::optional<acme::Order> resumable_order() {
+    if (record_.order_url.empty() || record_.directory_url != request_.ca.directory_url) return std::nullopt;
+    try {
+      acme::Order order = client_.fetch_order(record_.order_url);
+      std::vector<std::string> ordered;
+      for (const auto& id : order.identifiers) ordered.push_back(id.value);
+      std::vector<std::string> wanted = record_.names;
+      std::sort(ordered.begin(), ordered.end());
+      std::sort(wanted.begin(), wanted.end());
+      if (ordered != wanted || order.status == "invalid") return std::nullopt;
+      return order;
+    } catch (const acme::AcmeError&) {
+      return std::nullopt;  // expired or unknown to the CA: start afresh
+    }
+  }
+
+  IssueResult issue() {
+    IssueResult result;
+    set_phase(CertificateStatus::issuing, IssuePhase::ordering);
+    std::optional<acme::Order> order = resumable_order();
+    std::optional<std::string> pending_key = store_.load_pending_key(record_.name);
+    if (order) {
+      result.order_resumed = true;
+      say(fmt::format("resuming order {}", order->url));
+    } else {
+      say(fmt::format("ordering a certificate for {}", fmt::join(record_.names, ", ")));
+      order = client_.new_order(record_.names);
+      pending_key.reset();  // a new order gets a new key
+      record_.order_url = order->url;
+      record_.directory_url = request_.ca.directory_url;
+    }
+    save();
+
+    set_phase(CertificateStatus::issuing, IssuePhase::validating);
+    save();
+    validate(*order);
+
+    set_phase(CertificateStatus::issuing, IssuePhase::finalizing);
+    save();
+    crypto::PrivateKey key = pending_key ? crypto::PrivateKey::from_pem(*pending_key) : new_certificate_key();
+    *order = client_.fetch_order(order->url);
+    if (order->status == "ready") {
+      say("finalizing");
+      *order = client_.finalize(*order, crypto::make_csr_der(key, record_.names));
+    }
+    if (order->status == "processing" || order->status == "pending")
+      *order = client_.wait_for_order(order->url, request_.validation_timeout);
+    if (order->status != "valid" || order->certificate_url.empty())
+      throw Error(ErrorKind::ca_rejected,
+                  fmt::format("the order ended {}{}", order->status, order->error ? ": " + order->error->describe() : ""),
+                  "run the command again to start a new order", record_.name);
+
+    say("downloading the certificate");
+    std::string chain_pem = client_.download_certificate(order->certificate_url);
+    install(key, chain_pem, result);
+    result.account_url = client_.account_url();
+    result.account_created = account_created_;
+    result.acme_requests = client_.request_count();
+    return result;
+  }
+
+  crypto::PrivateKey new_certificate_key() {
+    auto type = crypto::parse_key_type(record_.key_type).value_or(crypto::KeyType::ec256);
+    crypto::PrivateKey key = crypto::PrivateKey::generate(type);
+    store_.save_pending_key(record_.name, key.to_pem());
+    return key;
+  }
+
+  void validate(const acme::Order& order) {
+    std::unique_ptr<challenge::Solver> solver;  // bound only when a challenge needs answering
+    for (const auto& url : order.authorization_urls) {
+      acme::Authorization authz = client_.fetch_authorization(url);
+      const std::string& name = authz.identifier.value;
+      if (authz.status == "valid") {
+        say(fmt::format("{} is already validated", name));
+        continue;
+      }
+      if (authz.status != "pending")
+        throw Error(ErrorKind::challenge, fmt::format("the authorization for {} is {}", name, authz.status),
+                    "run the command again to start a new order", name);
+      if (!solver) solver = make_solver(record_.challenge);
+      auto challenge = std::find_if(authz.challenges.begin(), authz.challenges.end(),
+                                    [&](const acme::Challenge& c) { return c.type == solver->challenge_type(); });
+      if (challenge == authz.challenges.end())
+        throw Error(ErrorKind::challenge, fmt::format("the CA offers no {} challenge for {}", solver->challenge_type(), name),
+                    "choose a challenge type the CA offers for this name", name);
+      challenge::ChallengeTask task{name, challenge->token, client_.key_authorization(challenge->token)};
+      say(fmt::format("validating {} with {}", name, solver->describe()));
+      solver->present(task);
+      try {
+        if (challenge->status == "pending") client_.answer_challenge(*challenge);
+        authz = client_.wait_for_authorization(url, request_.validation_timeout);
+      } catch (...) {
+        solver->cleanup(task);
+        throw;
+      }
+      solver->cleanup(task);
+      if (authz.status != "valid") {
+        std::string why = "no reason given";
+        for (const auto& c : authz.challenges)
+          if (c.type == solver->challenge_type() && c.error) why = c.error->describe();
+        throw Error(ErrorKind::challenge, fmt::format("the CA could not validate {}: {}", name, why),
+                    fmt::format("make sure http://{}/.well-known/acme-challenge/ reaches {}", name, solver->describe()), name);
+      }
+    }
+  }
+
+  void install(const crypto::PrivateKey& key, const std::string& chain_pem, IssueResult& result) {
+    std::vector<std::string> certificates = crypto::split_pem_certificates(chain_pem);
+    if (certificates.empty())
+      throw Error(ErrorKind::ca_rejected, "the CA's certificate download held no certificate", "try again later");
+    if (!crypto::key_matches_certificate(key, certificates.front()))
+      throw Error(ErrorKind::ca_rejected, "the CA issued a certificate for a different key than the one requested",
+                  "report this to the CA; nothing was installed");
+    crypto::CertificateInfo info = crypto::parse_certificate(certificates.front());
+    store::CertificateFiles files;
+    files.certificate = certificates.front();
+    for (size_t i = 1; i < certificates.size(); ++i) files.chain += certificates[i];
+    files.fullchain = files.certificate + files.chain;
+    files.private_key = key.to_pem();
+
+    TimePoint now = clock_.now();
+    std::string version = format_compact_utc(now);
+    store_.install_certificate(record_.name, version, files);
+
+    record_.live_version = version;
+    record_.serial = info.serial_hex;
+    record_.fingerprint = info.sha256_fingerprint;
+    record_.issued_at = now;
+    record_.expires_at = info.not_after;
+    record_.order_url.clear();
+    record_.error.reset();
+    set_phase(CertificateStatus::ready, IssuePhase::completed);
+    save();
+    store_.remove_pending_key(record_.name);
+    activity("certificate.issued", {{"serial", info.serial_hex},
+                                    {"names", info.sans},
+                                    {"expires_at", format_rfc3339(info.not_after)},
+                                    {"version", version}});
+    result.record = record_;
+    result.certificate = info;
+    result.live_location = store_.live_location(record_.name);
+  }
+
+  store::Store& store_;
+  Clock& clock_;
+  const IssueRequest& request_;
+  const Progress& progress_;
+  acme::Client client_;
+  store::DomainRecord record_;
+  std::optional<crypto::PrivateKey> account_key_;
+  bool account_created_ = false;
+};
+
+}  // namespace
+
+IssueResult issue_certificate(store::Store& store, Clock& clock, net::HttpClient& http, const IssueRequest& request,
+                              const Progress& progress) {
+  return Issuance(store, clock, http, request, progress).run();
+}
+
+}  // namespace certcli::lifecycle

@@ -1,0 +1,226 @@
+// The embedded Store: one directory on the local file system. Layout (docs/state.md):
+//   .lock  activity.jsonl  accounts/<ca-id>/{account.toml,account.key}
+//   domains/<name>/domain.toml  domains/<name>/pending/key.pem
+//   domains/<name>/archive/<UTC>/{cert,chain,fullchain,key}.pem  domains/<name>/live -> archive/<UTC>
+// live is a symlink so that the four files of a certificate change together in one rename.
+#include "store/records.hpp"
+
+#include <certcli/error.hpp>
+#include <certcli/names.hpp>
+#include <certcli/store.hpp>
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <thread>
+#include <unistd.h>
+
+namespace certcli::store {
+namespace {
+
+constexpr fs::perms kPrivateFile = fs::perms::owner_read | fs::perms::owner_write;
+
+// Defence in depth: callers validate names, but nothing from outside may reach a path unchecked.
+std::string checked_domain_dir(const std::string& name) {
+  if (normalize_domain_name(name) != name)
+    throw Error(ErrorKind::internal, fmt::format("domain name '{}' reached the store unnormalized", name));
+  return storage_name(name);
+}
+
+void check_ca_id(const std::string& ca_id) {
+  bool ok = !ca_id.empty() && ca_id.find("..") == std::string::npos &&
+            std::all_of(ca_id.begin(), ca_id.end(), [](char c) {
+              return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.';
+            });
+  if (!ok) throw Error(ErrorKind::internal, fmt::format("CA id '{}' is not a safe directory name", ca_id));
+}
+
+class FileLock final : public Lock {
+ public:
+  explicit FileLock(int fd) : fd_(fd) {}
+  ~FileLock() override {
+    ::flock(fd_, LOCK_UN);
+    ::close(fd_);
+  }
+
+ private:
+  int fd_;
+};
+
+class FileStore final : public Store {
+ public:
+  explicit FileStore(fs::path home) : home_(std::move(home)) {}
+
+  std::unique_ptr<Lock> lock(std::chrono::seconds timeout) override {
+    ensure_private_directory(home_);
+    fs::path path = home_ / ".lock";
+    int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0)
+      throw Error(ErrorKind::state, fmt::format("cannot open the lock file {}: {}", path.string(), std::strerror(errno)),
+                  "check that the state directory is writable by this user (see --home)", path.string());
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+      if (errno != EWOULDBLOCK && errno != EINTR) {
+        ::close(fd);
+        throw Error(ErrorKind::state, fmt::format("cannot lock {}: {}", path.string(), std::strerror(errno)));
+      }
+      if (std::chrono::steady_clock::now() >= deadline) {
+        char holder[32] = {};
+        ssize_t n = ::pread(fd, holder, sizeof holder - 1, 0);
+        ::close(fd);
+        std::string pid = n > 0 ? std::string(holder, static_cast<size_t>(n)) : "unknown";
+        pid.erase(pid.find_last_not_of(" \n") + 1);
+        throw Error(ErrorKind::state,
+                    fmt::format("another certcli (pid {}) is changing the state in {}", pid, home_.string()),
+                    "wait for it to finish, or stop it; the lock is released when that process exits",
+                    home_.string());
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
+    std::string pid = std::to_string(::getpid()) + "\n";
+    if (::ftruncate(fd, 0) != 0 || ::pwrite(fd, pid.data(), pid.size(), 0) < 0) {
+      // The pid is only a courtesy for the message above; the flock is what protects.
+    }
+    return std::make_unique<FileLock>(fd);
+  }
+
+  std::optional<DomainRecord> load_domain(const std::string& name) const override {
+    fs::path path = domain_dir(name) / "domain.toml";
+    if (!fs::exists(path)) return std::nullopt;
+    return domain_from_toml(parse_toml(read_file(path), path.string()), path.string());
+  }
+
+  void save_domain(const DomainRecord& record) override {
+    fs::path dir = domain_dir(record.name);
+    ensure_private_directory(dir);
+    write_file_atomic(dir / "domain.toml", serialize(domain_to_toml(record)), kPrivateFile);
+  }
+
+  std::vector<DomainRecord> list_domains() const override {
+    std::vector<DomainRecord> records;
+    fs::path dir = home_ / "domains";
+    std::error_code ec;
+    if (!fs::is_directory(dir, ec)) return records;
+    for (const auto& entry : fs::directory_iterator(dir)) {
+      fs::path path = entry.path() / "domain.toml";
+      if (fs::exists(path)) records.push_back(domain_from_toml(parse_toml(read_file(path), path.string()), path.string()));
+    }
+    std::sort(records.begin(), records.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
+    return records;
+  }
+
+  std::optional<AccountRecord> load_account(const std::string& ca_id) const override {
+    fs::path path = account_dir(ca_id) / "account.toml";
+    if (!fs::exists(path)) return std::nullopt;
+    return account_from_toml(parse_toml(read_file(path), path.string()), path.string());
+  }
+
+  std::optional<std::string> load_account_key(const std::string& ca_id) const override {
+    fs::path path = account_dir(ca_id) / "account.key";
+    if (!fs::exists(path)) return std::nullopt;
+    return read_file(path);
+  }
+
+  void save_account(const std::string& ca_id, const AccountRecord& record, const std::string& key_pem) override {
+    fs::path dir = account_dir(ca_id);
+    ensure_private_directory(dir);
+    write_file_atomic(dir / "account.key", key_pem, kPrivateFile);
+    write_file_atomic(dir / "account.toml", serialize(account_to_toml(record)), kPrivateFile);
+  }
+
+  void save_pending_key(const std::string& name, const std::string& key_pem) override {
+    fs::path dir = domain_dir(name) / "pending";
+    ensure_private_directory(dir);
+    write_file_atomic(dir / "key.pem", key_pem, kPrivateFile);
+  }
+
+  std::optional<std::string> load_pending_key(const std::string& name) const override {
+    fs::path path = domain_dir(name) / "pending" / "key.pem";
+    if (!fs::exists(path)) return std::nullopt;
+    return read_file(path);
+  }
+
+  void remove_pending_key(const std::string& name) override {
+    std::error_code ec;
+    fs::remove_all(domain_dir(name) / "pending", ec);
+  }
+
+  void install_certificate(const std::string& name, const std::string& version,
+                           const CertificateFiles& files) override {
+    fs::path dir = domain_dir(name);
+    fs::path archive = dir / "archive" / version;
+    if (fs::exists(archive))
+      throw Error(ErrorKind::state, fmt::format("{} already exists; archived certificates are never overwritten",
+                                                archive.string()));
+    ensure_private_directory(archive);
+    write_file_atomic(archive / "cert.pem", files.certificate, kPrivateFile);
+    write_file_atomic(archive / "chain.pem", files.chain, kPrivateFile);
+    write_file_atomic(archive / "fullchain.pem", files.fullchain, kPrivateFile);
+    write_file_atomic(archive / "key.pem", files.private_key, kPrivateFile);
+
+    // A relative link keeps the state directory movable.
+    fs::path temp_link = dir / ".live.tmp";
+    std::error_code ec;
+    fs::remove(temp_link, ec);
+    fs::create_directory_symlink(fs::path("archive") / version, temp_link);
+    if (::rename(temp_link.c_str(), (dir / "live").c_str()) != 0)
+      throw Error(ErrorKind::state, fmt::format("cannot switch {} to the new certificate: {}",
+                                                (dir / "live").string(), std::strerror(errno)));
+    int dir_fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dir_fd >= 0) {
+      ::fsync(dir_fd);
+      ::close(dir_fd);
+    }
+  }
+
+  std::optional<CertificateFiles> load_live_certificate(const std::string& name) const override {
+    fs::path live = domain_dir(name) / "live";
+    if (!fs::exists(live / "cert.pem")) return std::nullopt;
+    return CertificateFiles{read_file(live / "cert.pem"), read_file(live / "chain.pem"),
+                            read_file(live / "fullchain.pem"), read_file(live / "key.pem")};
+  }
+
+  void append_activity(const nlohmann::json& event) override {
+    ensure_private_directory(home_);
+    fs::path path = home_ / "activity.jsonl";
+    std::string line = event.dump() + "\n";
+    int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+    bool ok = fd >= 0 && ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size()) && ::fsync(fd) == 0;
+    int err = errno;
+    if (fd >= 0) ::close(fd);
+    if (!ok)
+      throw Error(ErrorKind::state, fmt::format("cannot append to {}: {}", path.string(), std::strerror(err)),
+                  "check that the state directory is writable by this user (see --home)", path.string());
+  }
+
+  std::string live_location(const std::string& name) const override { return (domain_dir(name) / "live").string(); }
+
+ private:
+  fs::path domain_dir(const std::string& name) const { return home_ / "domains" / checked_domain_dir(name); }
+  fs::path account_dir(const std::string& ca_id) const {
+    check_ca_id(ca_id);
+    return home_ / "accounts" / ca_id;
+  }
+
+  fs::path home_;
+};
+
+}  // namespace
+
+fs::path default_home() {
+  if (const char* env = std::getenv("CERTCLI_HOME"); env && *env) return env;
+  if (::geteuid() == 0) return "/var/lib/certcli";
+  if (const char* xdg = std::getenv("XDG_STATE_HOME"); xdg && *xdg) return fs::path(xdg) / "certcli";
+  if (const char* home = std::getenv("HOME"); home && *home) return fs::path(home) / ".local" / "state" / "certcli";
+  throw Error(ErrorKind::usage, "cannot tell where the state directory is: neither CERTCLI_HOME nor HOME is set",
+              "pass --home DIR");
+}
+
+std::unique_ptr<Store> open_file_store(const fs::path& home) { return std::make_unique<FileStore>(home); }
+
+}  // namespace certcli::store

@@ -1,0 +1,230 @@
+// TOML (de)serialisation of DomainRecord and AccountRecord. Unknown keys are kept out of the
+// structs but never rejected, so a newer certcli's files still load in an older one.
+#include "store/records.hpp"
+
+#include <certcli/error.hpp>
+
+#include <fmt/format.h>
+
+#include <sstream>
+
+namespace certcli::store {
+namespace {
+
+Error corrupt(const std::string& source, const std::string& why) {
+  return Error(ErrorKind::state, fmt::format("{} is damaged: {}", source, why),
+               "restore it from a backup, or fix the value by hand and run the command again", source);
+}
+
+toml::date_time to_toml_time(TimePoint t) {
+  auto days = std::chrono::floor<std::chrono::days>(t);
+  std::chrono::year_month_day ymd{days};
+  std::chrono::hh_mm_ss hms{t - days};
+  return toml::date_time{
+      toml::date{static_cast<int>(ymd.year()), static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day())},
+      toml::time{static_cast<unsigned>(hms.hours().count()), static_cast<unsigned>(hms.minutes().count()),
+                 static_cast<unsigned>(hms.seconds().count())},
+      toml::time_offset{}};
+}
+
+std::optional<TimePoint> time_of(const toml::table& table, std::string_view key, const std::string& source) {
+  const toml::node* node = table.get(key);
+  if (!node) return std::nullopt;
+  auto dt = node->value<toml::date_time>();
+  if (!dt) throw corrupt(source, fmt::format("'{}' is not a date-time", key));
+  using namespace std::chrono;
+  auto days = sys_days{year{dt->date.year} / month{dt->date.month} / day{dt->date.day}};
+  TimePoint t = time_point_cast<seconds>(days) + hours{dt->time.hour} + minutes{dt->time.minute} +
+                seconds{dt->time.second};
+  if (dt->offset) t -= minutes{dt->offset->minutes};
+  return t;
+}
+
+void put_time(toml::table& table, std::string_view key, const std::optional<TimePoint>& t) {
+  if (t) table.insert_or_assign(key, to_toml_time(*t));
+}
+
+void put_string(toml::table& table, std::string_view key, const std::string& value) {
+  if (!value.empty()) table.insert_or_assign(key, value);
+}
+
+std::string string_of(const toml::table& table, std::string_view key, const std::string& source,
+                      bool required = false) {
+  const toml::node* node = table.get(key);
+  if (!node) {
+    if (required) throw corrupt(source, fmt::format("'{}' is missing", key));
+    return {};
+  }
+  auto value = node->value<std::string>();
+  if (!value) throw corrupt(source, fmt::format("'{}' is not a string", key));
+  return *value;
+}
+
+toml::array to_array(const std::vector<std::string>& values) {
+  toml::array array;
+  for (const auto& v : values) array.push_back(v);
+  return array;
+}
+
+std::vector<std::string> strings_of(const toml::table& table, std::string_view key, const std::string& source) {
+  std::vector<std::string> values;
+  const toml::node* node = table.get(key);
+  if (!node) return values;
+  const toml::array* array = node->as_array();
+  if (!array) throw corrupt(source, fmt::format("'{}' is not a list", key));
+  for (const toml::node& item : *array) {
+    auto value = item.value<std::string>();
+    if (!value) throw corrupt(source, fmt::format("'{}' holds a value that is not a string", key));
+    values.push_back(*value);
+  }
+  return values;
+}
+
+CertificateStatus status_from(const std::string& text, const std::string& source) {
+  for (auto s : {CertificateStatus::pending, CertificateStatus::issuing, CertificateStatus::ready,
+                 CertificateStatus::failed})
+    if (to_string(s) == text) return s;
+  throw corrupt(source, fmt::format("status '{}' is not one of pending, issuing, ready, failed", text));
+}
+
+IssuePhase phase_from(const std::string& text, const std::string& source) {
+  if (text.empty()) return IssuePhase::none;
+  for (auto p : {IssuePhase::starting, IssuePhase::dns_check, IssuePhase::ordering, IssuePhase::validating,
+                 IssuePhase::finalizing, IssuePhase::completed})
+    if (to_string(p) == text) return p;
+  throw corrupt(source, fmt::format("phase '{}' is not known", text));
+}
+
+}  // namespace
+
+std::string to_string(CertificateStatus status) {
+  switch (status) {
+    case CertificateStatus::pending: return "pending";
+    case CertificateStatus::issuing: return "issuing";
+    case CertificateStatus::ready: return "ready";
+    case CertificateStatus::failed: return "failed";
+  }
+  return "pending";
+}
+
+std::string to_string(IssuePhase phase) {
+  switch (phase) {
+    case IssuePhase::none: return "";
+    case IssuePhase::starting: return "starting";
+    case IssuePhase::dns_check: return "dns-check";
+    case IssuePhase::ordering: return "ordering";
+    case IssuePhase::validating: return "validating";
+    case IssuePhase::finalizing: return "finalizing";
+    case IssuePhase::completed: return "completed";
+  }
+  return "";
+}
+
+toml::table domain_to_toml(const DomainRecord& r) {
+  toml::table t;
+  t.insert("name", r.name);
+  t.insert("names", to_array(r.names));
+  t.insert("management", r.management);
+  t.insert("key_type", r.key_type);
+
+  toml::table challenge;
+  challenge.insert("type", r.challenge.type);
+  put_string(challenge, "http_listen", r.challenge.http_listen);
+  put_string(challenge, "webroot", r.challenge.webroot);
+  t.insert("challenge", std::move(challenge));
+
+  toml::table cert;
+  cert.insert("status", to_string(r.status));
+  put_string(cert, "phase", to_string(r.phase));
+  put_string(cert, "directory_url", r.directory_url);
+  put_string(cert, "order_url", r.order_url);
+  put_string(cert, "live_version", r.live_version);
+  put_string(cert, "serial", r.serial);
+  put_string(cert, "fingerprint", r.fingerprint);
+  put_time(cert, "issued_at", r.issued_at);
+  put_time(cert, "expires_at", r.expires_at);
+  put_time(cert, "last_updated_at", r.last_updated_at);
+  if (r.error) {
+    toml::table error;
+    error.insert("type", r.error->type);
+    error.insert("detail", r.error->detail);
+    put_string(error, "hint", r.error->hint);
+    cert.insert("error", std::move(error));
+  }
+  t.insert("certificate", std::move(cert));
+  put_time(t, "created_at", r.created_at);
+  return t;
+}
+
+DomainRecord domain_from_toml(const toml::table& t, const std::string& source) {
+  DomainRecord r;
+  r.name = string_of(t, "name", source, true);
+  r.names = strings_of(t, "names", source);
+  if (r.names.empty()) r.names.push_back(r.name);
+  r.management = string_of(t, "management", source);
+  if (r.management.empty()) r.management = "managed";
+  r.key_type = string_of(t, "key_type", source);
+  if (r.key_type.empty()) r.key_type = "ec256";
+  r.created_at = time_of(t, "created_at", source);
+
+  if (const toml::table* challenge = t["challenge"].as_table()) {
+    r.challenge.type = string_of(*challenge, "type", source);
+    if (r.challenge.type.empty()) r.challenge.type = "http-01";
+    r.challenge.http_listen = string_of(*challenge, "http_listen", source);
+    r.challenge.webroot = string_of(*challenge, "webroot", source);
+  }
+  if (const toml::table* cert = t["certificate"].as_table()) {
+    r.status = status_from(string_of(*cert, "status", source, true), source);
+    r.phase = phase_from(string_of(*cert, "phase", source), source);
+    r.directory_url = string_of(*cert, "directory_url", source);
+    r.order_url = string_of(*cert, "order_url", source);
+    r.live_version = string_of(*cert, "live_version", source);
+    r.serial = string_of(*cert, "serial", source);
+    r.fingerprint = string_of(*cert, "fingerprint", source);
+    r.issued_at = time_of(*cert, "issued_at", source);
+    r.expires_at = time_of(*cert, "expires_at", source);
+    r.last_updated_at = time_of(*cert, "last_updated_at", source);
+    if (const toml::table* error = (*cert)["error"].as_table())
+      r.error = RecordedError{string_of(*error, "type", source), string_of(*error, "detail", source),
+                              string_of(*error, "hint", source)};
+  }
+  return r;
+}
+
+toml::table account_to_toml(const AccountRecord& r) {
+  toml::table t;
+  t.insert("url", r.url);
+  t.insert("directory_url", r.directory_url);
+  t.insert("contacts", to_array(r.contacts));
+  put_string(t, "key_type", r.key_type);
+  put_time(t, "created_at", r.created_at);
+  return t;
+}
+
+AccountRecord account_from_toml(const toml::table& t, const std::string& source) {
+  AccountRecord r;
+  r.url = string_of(t, "url", source, true);
+  r.directory_url = string_of(t, "directory_url", source, true);
+  r.contacts = strings_of(t, "contacts", source);
+  r.key_type = string_of(t, "key_type", source);
+  r.created_at = time_of(t, "created_at", source);
+  return r;
+}
+
+std::string serialize(const toml::table& table) {
+  std::ostringstream out;
+  out << "# Written by certcli " CERTCLI_VERSION ". Safe to read; edit only while certcli is not running.\n";
+  out << table << "\n";
+  return out.str();
+}
+
+toml::table parse_toml(const std::string& text, const std::string& source) {
+  try {
+    return toml::parse(text, source);
+  } catch (const toml::parse_error& e) {
+    throw corrupt(source, fmt::format("line {}, column {}: {}", e.source().begin.line, e.source().begin.column,
+                                      e.description()));
+  }
+}
+
+}  // namespace certcli::store

@@ -1,0 +1,177 @@
+#include "store/records.hpp"
+
+#include <certcli/error.hpp>
+#include <certcli/store.hpp>
+
+#include <catch2/catch.hpp>
+
+#include <csignal>
+#include <cstdlib>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+using namespace certcli;
+namespace fs = std::filesystem;
+
+namespace {
+
+struct TempDir {
+  fs::path path;
+  TempDir() {
+    std::string templ = (fs::temp_directory_path() / "certcli-test-XXXXXX").string();
+    path = ::mkdtemp(templ.data());
+  }
+  ~TempDir() { fs::remove_all(path); }
+};
+
+unsigned mode_of(const fs::path& p) {
+  struct stat st {};
+  REQUIRE(::lstat(p.c_str(), &st) == 0);
+  return st.st_mode & 07777;
+}
+
+store::DomainRecord sample_record() {
+  store::DomainRecord r;
+  r.name = "example.com";
+  r.names = {"example.com", "www.example.com"};
+  r.key_type = "ec384";
+  r.challenge.http_listen = "127.0.0.1:8080";
+  r.status = store::CertificateStatus::failed;
+  r.phase = store::IssuePhase::validating;
+  r.error = store::RecordedError{"urn:ietf:params:acme:error:connection", "could not connect", "open port 80"};
+  r.directory_url = "https://ca.test/dir";
+  r.order_url = "https://ca.test/order/1";
+  r.created_at = TimePoint{std::chrono::seconds{1764000000}};
+  r.last_updated_at = TimePoint{std::chrono::seconds{1764000123}};
+  r.expires_at = TimePoint{std::chrono::seconds{1771776000}};
+  return r;
+}
+
+}  // namespace
+
+TEST_CASE("a domain record survives a save and load unchanged") {
+  TempDir dir;
+  auto store = store::open_file_store(dir.path / "home");
+  store::DomainRecord saved = sample_record();
+  store->save_domain(saved);
+  auto loaded = store->load_domain("example.com");
+  REQUIRE(loaded);
+  CHECK(loaded->names == saved.names);
+  CHECK(loaded->key_type == "ec384");
+  CHECK(loaded->challenge.http_listen == "127.0.0.1:8080");
+  CHECK(loaded->status == store::CertificateStatus::failed);
+  CHECK(loaded->phase == store::IssuePhase::validating);
+  REQUIRE(loaded->error);
+  CHECK(loaded->error->hint == "open port 80");
+  CHECK(loaded->order_url == saved.order_url);
+  CHECK(loaded->created_at == saved.created_at);
+  CHECK(loaded->last_updated_at == saved.last_updated_at);
+  CHECK(loaded->expires_at == saved.expires_at);
+  CHECK_FALSE(loaded->issued_at);
+  CHECK(store->list_domains().size() == 1);
+}
+
+TEST_CASE("state directories are 0700 and key files 0600") {
+  TempDir dir;
+  fs::path home = dir.path / "home";
+  auto store = store::open_file_store(home);
+  store->save_domain(sample_record());
+  store->save_account("ca-1", store::AccountRecord{"https://ca.test/acct/1", "https://ca.test/dir", {}, "ec256", {}},
+                      "-----BEGIN PRIVATE KEY-----\n");
+  store->install_certificate("example.com", "20261125T000000Z", {"CERT", "CHAIN", "CERTCHAIN", "KEY"});
+  CHECK(mode_of(home) == 0700);
+  CHECK(mode_of(home / "domains" / "example.com") == 0700);
+  CHECK(mode_of(home / "accounts" / "ca-1") == 0700);
+  CHECK(mode_of(home / "accounts" / "ca-1" / "account.key") == 0600);
+  CHECK(mode_of(home / "domains" / "example.com" / "archive" / "20261125T000000Z" / "key.pem") == 0600);
+  auto live = store->load_live_certificate("example.com");
+  REQUIRE(live);
+  CHECK(live->fullchain == "CERTCHAIN");
+  CHECK(live->private_key == "KEY");
+}
+
+TEST_CASE("installing a certificate switches live and keeps the previous one archived") {
+  TempDir dir;
+  auto store = store::open_file_store(dir.path);
+  store->install_certificate("example.com", "v1", {"C1", "", "C1", "K1"});
+  store->install_certificate("example.com", "v2", {"C2", "", "C2", "K2"});
+  CHECK(store->load_live_certificate("example.com")->certificate == "C2");
+  CHECK(store::read_file(dir.path / "domains" / "example.com" / "archive" / "v1" / "cert.pem") == "C1");
+  CHECK_THROWS_AS(store->install_certificate("example.com", "v1", {"C3", "", "C3", "K3"}), Error);
+}
+
+TEST_CASE("an atomic write replaces the whole file and leaves no temporary file") {
+  TempDir dir;
+  fs::path target = dir.path / "file.toml";
+  store::write_file_atomic(target, "old", fs::perms::owner_read | fs::perms::owner_write);
+  store::write_file_atomic(target, "new content", fs::perms::owner_read | fs::perms::owner_write);
+  CHECK(store::read_file(target) == "new content");
+  CHECK(mode_of(target) == 0600);
+  CHECK(std::distance(fs::directory_iterator(dir.path), fs::directory_iterator()) == 1);
+  CHECK_THROWS_AS(store::write_file_atomic(dir.path / "missing" / "x", "y", fs::perms::owner_read), Error);
+}
+
+TEST_CASE("a writer killed mid-write leaves either the old or the new file, never a partial one") {
+  TempDir dir;
+  fs::path target = dir.path / "state.toml";
+  const size_t size = 4 << 20;
+  store::write_file_atomic(target, std::string(size, 'a'), fs::perms::owner_read | fs::perms::owner_write);
+  for (int round = 0; round < 5; ++round) {
+    pid_t child = ::fork();
+    REQUIRE(child >= 0);
+    if (child == 0) {
+      for (char c = 'b';; c = c == 'z' ? 'b' : static_cast<char>(c + 1))
+        store::write_file_atomic(target, std::string(size, c), fs::perms::owner_read | fs::perms::owner_write);
+    }
+    ::usleep(20000 + round * 7000);
+    ::kill(child, SIGKILL);
+    int status = 0;
+    ::waitpid(child, &status, 0);
+    std::string content = store::read_file(target);
+    REQUIRE(content.size() == size);
+    CHECK(content.find_first_not_of(content.front()) == std::string::npos);
+  }
+}
+
+TEST_CASE("a damaged domain file is reported with its path and line") {
+  TempDir dir;
+  auto store = store::open_file_store(dir.path);
+  store->save_domain(sample_record());
+  fs::path file = dir.path / "domains" / "example.com" / "domain.toml";
+  store::write_file_atomic(file, "name = \"example.com\"\n[certificate\nstatus = 3\n", fs::perms::owner_read | fs::perms::owner_write);
+  try {
+    store->load_domain("example.com");
+    FAIL("a damaged file loaded");
+  } catch (const Error& e) {
+    CHECK(e.kind() == ErrorKind::state);
+    CHECK_THAT(e.what(), Catch::Contains("domain.toml") && Catch::Contains("line 2"));
+  }
+}
+
+TEST_CASE("the state lock is exclusive between processes and names the holder") {
+  TempDir dir;
+  auto store = store::open_file_store(dir.path);
+  auto held = store->lock(std::chrono::seconds{1});
+  pid_t child = ::fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    auto other = store::open_file_store(dir.path);
+    try {
+      other->lock(std::chrono::seconds{0});
+      std::_Exit(1);
+    } catch (const Error& e) {
+      std::_Exit(std::string(e.what()).find(std::to_string(::getppid())) != std::string::npos ? 0 : 2);
+    }
+  }
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  CHECK(WEXITSTATUS(status) == 0);
+}
+
+TEST_CASE("the store refuses names that were not validated") {
+  TempDir dir;
+  auto store = store::open_file_store(dir.path);
+  CHECK_THROWS_AS(store->load_domain("../escape"), Error);
+  CHECK_THROWS_AS(store->load_domain("Example.com"), Error);
+}
