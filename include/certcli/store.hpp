@@ -111,9 +111,10 @@ class Store {
   virtual std::optional<std::string> load_pending_key(const std::string& name) const = 0;
   virtual void remove_pending_key(const std::string& name) = 0;
 
-  // Writes archive/<version>/ and switches live/ to it in one atomic step.
-  virtual void install_certificate(const std::string& name, const std::string& version,
-                                   const CertificateFiles& files) = 0;
+  // Writes archive/<version>/ and switches live/ to it in one atomic step. An archive entry is
+  // never overwritten: when `version` is taken, "-2", "-3"... is appended. Returns the version.
+  virtual std::string install_certificate(const std::string& name, const std::string& version,
+                                          const CertificateFiles& files) = 0;
   virtual std::optional<CertificateFiles> load_live_certificate(const std::string& name) const = 0;
 
   // Appends one JSON object to the activity log. Never pass secrets.

@@ -61,6 +61,7 @@ class Issuance {
     check_contacts(request_.contacts);
     say(fmt::format("contacting {}", request_.ca.directory_url));
     const acme::Directory& directory = client_.directory();
+    refuse_unagreed_registration(directory);
 
     auto lock = store_.lock(std::chrono::seconds{60});
     record_ = require_domain(store_, request_.name);  // re-read: another run may have finished meanwhile
@@ -119,6 +120,16 @@ class Issuance {
     }
   }
 
+  // Checked before the lock is taken too, so that a run refused for this writes nothing.
+  void refuse_unagreed_registration(const acme::Directory& directory) const {
+    if (store_.load_account(request_.ca.id) || directory.terms_of_service.empty() || request_.agree_to_terms) return;
+    throw Error(ErrorKind::usage,
+                fmt::format("there is no account at {} yet, and creating one means agreeing to its terms of service",
+                            request_.ca.directory_url),
+                fmt::format("read {} and run again with --agree-tos (and --email ADDRESS for expiry notices)",
+                            directory.terms_of_service));
+  }
+
   void load_or_register_account(const acme::Directory& directory) {
     auto account = store_.load_account(request_.ca.id);
     auto key_pem = store_.load_account_key(request_.ca.id);
@@ -127,12 +138,7 @@ class Issuance {
       client_.use_account(*account_key_, account->url);
       return;
     }
-    if (!directory.terms_of_service.empty() && !request_.agree_to_terms)
-      throw Error(ErrorKind::usage,
-                  fmt::format("there is no account at {} yet, and creating one means agreeing to its terms of service",
-                              request_.ca.directory_url),
-                  fmt::format("read {} and run again with --agree-tos (and --email ADDRESS for expiry notices)",
-                              directory.terms_of_service));
+    refuse_unagreed_registration(directory);
     say("registering a new account");
     account_key_ = crypto::PrivateKey::generate(crypto::KeyType::ec256);
     client_.use_account(*account_key_);
@@ -269,8 +275,7 @@ class Issuance {
     files.private_key = key.to_pem();
 
     TimePoint now = clock_.now();
-    std::string version = format_compact_utc(now);
-    store_.install_certificate(record_.name, version, files);
+    std::string version = store_.install_certificate(record_.name, format_compact_utc(now), files);
 
     record_.live_version = version;
     record_.serial = info.serial_hex;

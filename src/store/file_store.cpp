@@ -17,6 +17,7 @@
 #include <cstring>
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <thread>
 #include <unistd.h>
 
@@ -150,14 +151,19 @@ class FileStore final : public Store {
     fs::remove_all(domain_dir(name) / "pending", ec);
   }
 
-  void install_certificate(const std::string& name, const std::string& version,
-                           const CertificateFiles& files) override {
+  std::string install_certificate(const std::string& name, const std::string& preferred_version,
+                                  const CertificateFiles& files) override {
     fs::path dir = domain_dir(name);
+    ensure_private_directory(dir / "archive");
+    std::string version = preferred_version;
+    // mkdir is the claim: it fails when the name is taken, so two installs never share one.
+    for (int n = 2; ::mkdir((dir / "archive" / version).c_str(), 0700) != 0; ++n) {
+      if (errno != EEXIST || n > 1000)
+        throw Error(ErrorKind::state, fmt::format("cannot create {}: {}", (dir / "archive" / version).string(),
+                                                  std::strerror(errno)));
+      version = fmt::format("{}-{}", preferred_version, n);
+    }
     fs::path archive = dir / "archive" / version;
-    if (fs::exists(archive))
-      throw Error(ErrorKind::state, fmt::format("{} already exists; archived certificates are never overwritten",
-                                                archive.string()));
-    ensure_private_directory(archive);
     write_file_atomic(archive / "cert.pem", files.certificate, kPrivateFile);
     write_file_atomic(archive / "chain.pem", files.chain, kPrivateFile);
     write_file_atomic(archive / "fullchain.pem", files.fullchain, kPrivateFile);
@@ -176,6 +182,7 @@ class FileStore final : public Store {
       ::fsync(dir_fd);
       ::close(dir_fd);
     }
+    return version;
   }
 
   std::optional<CertificateFiles> load_live_certificate(const std::string& name) const override {

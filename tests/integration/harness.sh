@@ -55,6 +55,10 @@
 # This file does not change the caller's shell options; it works with and without
 # `set -euo pipefail`.
 
+# The system interpreter from Debian's python3 package: a version manager's shim on PATH can
+# cost half a second per call, which the tests make many of.
+HARNESS_PYTHON=${HARNESS_PYTHON:-/usr/bin/python3}
+
 # ---------------------------------------------------------------------------------------
 # Assertion helpers
 # ---------------------------------------------------------------------------------------
@@ -116,6 +120,32 @@ run_expect_fail() {
   fi
 }
 
+# json_field JSON PATH — print one value of a JSON document; PATH is dot-separated keys and
+# list indexes ("certificate.names.0"). Lists print one item per line, null prints "null".
+json_field() {
+  "$HARNESS_PYTHON" - "$1" "$2" <<'PY'
+import json, sys
+value = json.loads(sys.argv[1])
+for key in filter(None, sys.argv[2].split(".")):
+    value = value[int(key)] if isinstance(value, list) else value[key]
+if isinstance(value, list):
+    print("\n".join(str(v) for v in value))
+elif value is None:
+    print("null")
+elif isinstance(value, bool):
+    print("true" if value else "false")
+else:
+    print(value)
+PY
+}
+
+# state_snapshot DIR — every path under DIR with its type, mode, size and content digest,
+# so a test can prove that a refused command changed nothing.
+state_snapshot() {
+  [[ -e "$1" ]] || { echo "(absent)"; return 0; }
+  (cd "$1" && find . -printf '%y %m %s %p\n' | sort && find . -type f -exec sha256sum {} + | sort -k2)
+}
+
 # ---------------------------------------------------------------------------------------
 # Internals
 # ---------------------------------------------------------------------------------------
@@ -141,7 +171,7 @@ _harness_curl() {
 #  * each chosen port is claimed with an O_EXCL file in a per-user reservation directory,
 #    owned by this shell's PID; claims by dead PIDs are garbage-collected.
 _harness_pick_ports() {
-  python3 - "$1" "$$" "$_HARNESS_PORT_RESERVATIONS" <<'PY'
+  "$HARNESS_PYTHON" - "$1" "$$" "$_HARNESS_PORT_RESERVATIONS" <<'PY'
 import errno, os, random, socket, sys
 
 count, owner, resdir = int(sys.argv[1]), sys.argv[2], sys.argv[3]

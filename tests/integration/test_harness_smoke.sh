@@ -15,7 +15,7 @@ curl_ca() { curl --noproxy '*' -sS --fail --max-time 10 --cacert "$CERTCLI_TEST_
 
 # 1. Directory has the RFC 8555 resources certcli needs.
 dir_json=$(curl_ca "$CERTCLI_TEST_DIRECTORY")
-new_nonce=$(python3 -c '
+new_nonce=$("$HARNESS_PYTHON" -c '
 import json, sys
 d = json.loads(sys.argv[1])
 missing = [k for k in ("newNonce", "newAccount", "newOrder") if not d.get(k)]
@@ -42,7 +42,7 @@ echo "ok: pebble-root.pem parses ($root_subject), intermediate chains to it"
 # 4. The mock DNS (what Pebble's VA uses) answers A some.name.test -> 127.0.0.1 and has
 #    no AAAA, so the VA can only ever dial loopback. Hand-built query: python3 stdlib only.
 dns_query() { # NAME QTYPE -> prints the answers' IPs, one per line
-  python3 - "${CERTCLI_TEST_DNS_SERVER%:*}" "${CERTCLI_TEST_DNS_SERVER##*:}" "$1" "$2" <<'PY'
+  "$HARNESS_PYTHON" - "${CERTCLI_TEST_DNS_SERVER%:*}" "${CERTCLI_TEST_DNS_SERVER##*:}" "$1" "$2" <<'PY'
 import random, socket, struct, sys
 host, port, name, qtype = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4])
 qid = random.randrange(65536)

@@ -91,14 +91,16 @@ TEST_CASE("state directories are 0700 and key files 0600") {
   CHECK(live->private_key == "KEY");
 }
 
-TEST_CASE("installing a certificate switches live and keeps the previous one archived") {
+TEST_CASE("installing a certificate switches live and never overwrites an archived one") {
   TempDir dir;
   auto store = store::open_file_store(dir.path);
   store->install_certificate("example.com", "v1", {"C1", "", "C1", "K1"});
   store->install_certificate("example.com", "v2", {"C2", "", "C2", "K2"});
   CHECK(store->load_live_certificate("example.com")->certificate == "C2");
   CHECK(store::read_file(dir.path / "domains" / "example.com" / "archive" / "v1" / "cert.pem") == "C1");
-  CHECK_THROWS_AS(store->install_certificate("example.com", "v1", {"C3", "", "C3", "K3"}), Error);
+  CHECK(store->install_certificate("example.com", "v1", {"C3", "", "C3", "K3"}) == "v1-2");
+  CHECK(store->load_live_certificate("example.com")->certificate == "C3");
+  CHECK(store::read_file(dir.path / "domains" / "example.com" / "archive" / "v1" / "cert.pem") == "C1");
 }
 
 TEST_CASE("an atomic write replaces the whole file and leaves no temporary file") {
