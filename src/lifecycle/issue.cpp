@@ -16,6 +16,10 @@ namespace certcli::lifecycle {
 namespace {
 
 using store::CertificateStatus;
+using namespace std::chrono_literals;
+
+// CAs validate within a second or so; polling sooner mostly costs a request that says "pending".
+constexpr std::chrono::milliseconds kFirstPollDelay = 300ms;
 using store::IssuePhase;
 
 std::string error_type(const Error& error) {
@@ -162,10 +166,20 @@ class Issuance {
       std::vector<std::string> wanted = record_.names;
       std::sort(ordered.begin(), ordered.end());
       std::sort(wanted.begin(), wanted.end());
-      if (ordered != wanted || order.status == "invalid") return std::nullopt;
+      if (ordered != wanted) {
+        say(fmt::format("the interrupted order {} was for other names; starting a new one", order.url));
+        return std::nullopt;
+      }
+      if (order.status == "invalid") {
+        say(fmt::format("the interrupted order {} cannot be resumed (the CA marked it invalid); starting a new one",
+                        order.url));
+        return std::nullopt;
+      }
       return order;
-    } catch (const acme::AcmeError&) {
-      return std::nullopt;  // expired or unknown to the CA: start afresh
+    } catch (const acme::AcmeError& e) {
+      say(fmt::format("the interrupted order {} cannot be resumed ({}); starting a new one", record_.order_url,
+                      e.problem().short_type()));
+      return std::nullopt;
     }
   }
 
@@ -193,10 +207,17 @@ class Issuance {
     set_phase(CertificateStatus::issuing, IssuePhase::finalizing);
     save();
     crypto::PrivateKey key = pending_key ? crypto::PrivateKey::from_pem(*pending_key) : new_certificate_key();
-    *order = client_.fetch_order(order->url);
-    if (order->status == "ready") {
+    // Every authorization is valid now, so the order is ready (RFC 8555 7.1.6) and finalize
+    // needs no fetch first. A CA that updates orders lazily answers orderNotReady: then wait.
+    if (order->status == "pending" || order->status == "ready") {
       say("finalizing");
-      *order = client_.finalize(*order, crypto::make_csr_der(key, record_.names));
+      try {
+        *order = client_.finalize(*order, crypto::make_csr_der(key, record_.names));
+      } catch (const acme::AcmeError& e) {
+        if (e.problem().short_type() != "orderNotReady") throw;
+        *order = client_.wait_for_order(order->url, request_.validation_timeout);
+        if (order->status == "ready") *order = client_.finalize(*order, crypto::make_csr_der(key, record_.names));
+      }
     }
     if (order->status == "processing" || order->status == "pending")
       *order = client_.wait_for_order(order->url, request_.validation_timeout);
@@ -221,43 +242,57 @@ class Issuance {
     return key;
   }
 
+  // Presents and answers every pending challenge first, then polls: the CA validates the
+  // names in parallel, so an order for many names takes about as long as one for a single name.
   void validate(const acme::Order& order) {
     std::unique_ptr<challenge::Solver> solver;  // bound only when a challenge needs answering
-    for (const auto& url : order.authorization_urls) {
-      acme::Authorization authz = client_.fetch_authorization(url);
-      const std::string& name = authz.identifier.value;
-      if (authz.status == "valid") {
-        say(fmt::format("{} is already validated", name));
-        continue;
-      }
-      if (authz.status != "pending")
-        throw Error(ErrorKind::challenge, fmt::format("the authorization for {} is {}", name, authz.status),
-                    "run the command again to start a new order", name);
-      if (!solver) solver = make_solver(record_.challenge);
-      auto challenge = std::find_if(authz.challenges.begin(), authz.challenges.end(),
-                                    [&](const acme::Challenge& c) { return c.type == solver->challenge_type(); });
-      if (challenge == authz.challenges.end())
-        throw Error(ErrorKind::challenge, fmt::format("the CA offers no {} challenge for {}", solver->challenge_type(), name),
-                    "choose a challenge type the CA offers for this name", name);
-      challenge::ChallengeTask task{name, challenge->token, client_.key_authorization(challenge->token)};
-      say(fmt::format("validating {} with {}", name, solver->describe()));
-      solver->present(task);
-      try {
+    struct Pending {
+      std::string url;
+      challenge::ChallengeTask task;
+    };
+    std::vector<Pending> pending;
+    auto cleanup_all = [&] {
+      for (const auto& p : pending) solver->cleanup(p.task);
+    };
+    try {
+      for (const auto& url : order.authorization_urls) {
+        acme::Authorization authz = client_.fetch_authorization(url);
+        const std::string& name = authz.identifier.value;
+        if (authz.status == "valid") {
+          say(fmt::format("{} is already validated", name));
+          continue;
+        }
+        if (authz.status != "pending")
+          throw Error(ErrorKind::challenge, fmt::format("the authorization for {} is {}", name, authz.status),
+                      "run the command again to start a new order", name);
+        if (!solver) solver = make_solver(record_.challenge);
+        auto challenge = std::find_if(authz.challenges.begin(), authz.challenges.end(),
+                                      [&](const acme::Challenge& c) { return c.type == solver->challenge_type(); });
+        if (challenge == authz.challenges.end())
+          throw Error(ErrorKind::challenge, fmt::format("the CA offers no {} challenge for {}", solver->challenge_type(), name),
+                      "choose a challenge type the CA offers for this name", name);
+        pending.push_back({url, {name, challenge->token, client_.key_authorization(challenge->token)}});
+        say(fmt::format("validating {} with {}", name, solver->describe()));
+        solver->present(pending.back().task);
         if (challenge->status == "pending") client_.answer_challenge(*challenge);
-        authz = client_.wait_for_authorization(url, request_.validation_timeout);
-      } catch (...) {
-        solver->cleanup(task);
-        throw;
       }
-      solver->cleanup(task);
-      if (authz.status != "valid") {
+      if (!pending.empty()) clock_.sleep_for(kFirstPollDelay);
+      for (const auto& p : pending) {
+        acme::Authorization authz = client_.wait_for_authorization(p.url, request_.validation_timeout);
+        if (authz.status == "valid") continue;
         std::string why = "no reason given";
         for (const auto& c : authz.challenges)
           if (c.type == solver->challenge_type() && c.error) why = c.error->describe();
-        throw Error(ErrorKind::challenge, fmt::format("the CA could not validate {}: {}", name, why),
-                    fmt::format("make sure http://{}/.well-known/acme-challenge/ reaches {}", name, solver->describe()), name);
+        throw Error(ErrorKind::challenge, fmt::format("the CA could not validate {}: {}", p.task.identifier, why),
+                    fmt::format("make sure http://{}/.well-known/acme-challenge/ reaches {}", p.task.identifier,
+                                solver->describe()),
+                    p.task.identifier);
       }
+    } catch (...) {
+      cleanup_all();
+      throw;
     }
+    cleanup_all();
   }
 
   void install(const crypto::PrivateKey& key, const std::string& chain_pem, IssueResult& result) {
