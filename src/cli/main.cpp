@@ -40,14 +40,12 @@ int run(int argc, char** argv) {
   GlobalOptions options;
   Context context(options);
 
-  CLI::App app{"certcli — ACME certificates for this machine: add domains, issue, renew, inspect."};
+  CLI::App app{"certcli — ACME certificates for this machine: add domains, issue certificates, see their status."};
   app.name("certcli");
   app.set_version_flag("--version", "certcli " CERTCLI_VERSION);
   app.require_subcommand(1);
   // Global options may come after the subcommand too ("certcli issue x --home DIR").
   app.fallthrough();
-  app.footer(exit_code_table() +
-             "\nState lives in --home, $CERTCLI_HOME, /var/lib/certcli (root) or ~/.local/state/certcli.");
 
   app.add_option("--home", options.home, "State directory (default: $CERTCLI_HOME, /var/lib/certcli for root, "
                                          "else ${XDG_STATE_HOME:-~/.local/state}/certcli)")
@@ -63,6 +61,9 @@ int run(int argc, char** argv) {
   register_domain_commands(app, context);
   register_issue_command(app, context);
   register_status_command(app, context);
+  // Set after the subcommands exist, so that only the top-level help carries it.
+  app.footer(exit_code_table() +
+             "\nState lives in --home, $CERTCLI_HOME, /var/lib/certcli (root) or ~/.local/state/certcli.");
 
   try {
     app.parse(argc, argv);
