@@ -11,6 +11,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -33,6 +34,8 @@ struct HttpClientOptions {
   long connect_timeout_seconds = 10;
   long total_timeout_seconds = 60;
   std::string user_agent = "certcli/" CERTCLI_VERSION;
+  // Called with one line per request ("POST https://... -> 201"); for --verbose.
+  std::function<void(const std::string&)> trace;
 };
 
 // One client holds one curl easy handle, so consecutive requests to the same host reuse the

@@ -22,6 +22,7 @@ struct GlobalOptions {
   std::string ca_name;
   bool staging = false;
   std::string ca_bundle;
+  bool verbose = false;
 };
 
 // What a subcommand needs from the outside world; built lazily so `--help` touches nothing.

@@ -19,6 +19,7 @@ net::HttpClient& Context::http() {
   if (!http_) {
     net::HttpClientOptions http_options;
     http_options.ca_bundle = options_.ca_bundle;
+    if (options_.verbose) http_options.trace = [](const std::string& line) { fmt::print(stderr, "certcli: http: {}\n", line); };
     http_ = std::make_unique<net::HttpClient>(http_options);
   }
   return *http_;
@@ -57,6 +58,7 @@ int run(int argc, char** argv) {
   app.add_flag("--staging", options.staging, "Use the preset's staging environment");
   app.add_option("--ca-bundle", options.ca_bundle, "PEM file of extra trust anchors for talking to a private CA")
       ->envname("CERTCLI_CA_BUNDLE");
+  app.add_flag("-v,--verbose", options.verbose, "Show every HTTP request made to the CA");
 
   register_domain_commands(app, context);
   register_issue_command(app, context);

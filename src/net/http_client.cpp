@@ -241,6 +241,9 @@ HttpResponse HttpClient::perform(const std::string& method, const std::string& u
     throw Error(ErrorKind::network, std::move(message), hint_for(rc), url);
   }
   curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &response.status);
+  if (options_.trace)
+    options_.trace(method + " " + url + " -> " + std::to_string(response.status) +
+                   (new_connections > 0 ? " (new connection)" : ""));
   return response;
 }
 

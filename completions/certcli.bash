@@ -1,0 +1,172 @@
+# bash completion for certcli                                   -*- shell-script -*-
+#
+# Install: copy to /usr/share/bash-completion/completions/certcli (or
+# ~/.local/share/bash-completion/completions/certcli), or `source` it from ~/.bashrc.
+# Works with or without the bash-completion package.
+
+# The state directory certcli would use: --home DIR typed on the line, else $CERTCLI_HOME,
+# else /var/lib/certcli for root, else ${XDG_STATE_HOME:-~/.local/state}/certcli.
+_certcli_home() {
+    local typed=$1
+    if [[ -n $typed ]]; then
+        # Expand a leading ~ the way the shell will when the command runs.
+        [[ $typed == "~" || $typed == "~/"* ]] && typed=$HOME${typed#\~}
+        printf '%s\n' "$typed"
+    elif [[ -n ${CERTCLI_HOME-} ]]; then
+        printf '%s\n' "$CERTCLI_HOME"
+    elif [[ ${EUID:-$(id -u)} -eq 0 ]]; then
+        printf '%s\n' /var/lib/certcli
+    elif [[ -n ${XDG_STATE_HOME-} ]]; then
+        printf '%s\n' "$XDG_STATE_HOME/certcli"
+    else
+        printf '%s\n' "$HOME/.local/state/certcli"
+    fi
+}
+
+# Domain names added to the state directory, one a line; _wildcard.NAME is shown as *.NAME.
+_certcli_domains() {
+    local dir d name
+    dir=$(_certcli_home "$1")/domains
+    [[ -d $dir && -r $dir ]] || return 0
+    for d in "$dir"/*/; do
+        [[ -d $d ]] || continue
+        name=${d%/}
+        name=${name##*/}
+        [[ $name == _wildcard.* ]] && name="*.${name#_wildcard.}"
+        printf '%s\n' "$name"
+    done
+}
+
+# bash replaces only the part of the word after its last ':' (a COMP_WORDBREAKS character),
+# so drop that prefix from the candidates.
+_certcli_trim_colon() {
+    local cur=$1 i
+    [[ $cur == *:* && $COMP_WORDBREAKS == *:* ]] || return 0
+    local prefix=${cur%"${cur##*:}"}
+    for i in "${!COMPREPLY[@]}"; do
+        COMPREPLY[i]=${COMPREPLY[i]#"$prefix"}
+    done
+}
+
+_certcli() {
+    local cur words cword
+    if [[ -n ${COMP_LINE-} ]]; then
+        # Split the line on blanks only: bash's COMP_WORDS also breaks at = and :, which
+        # would tear apart --ca=NAME and ADDR:PORT.
+        local line=${COMP_LINE:0:COMP_POINT}
+        read -r -a words <<<"$line"
+        [[ -z $line || $line == *[[:blank:]] ]] && words+=("")
+        cword=$((${#words[@]} - 1))
+    else
+        words=("${COMP_WORDS[@]}")
+        cword=$COMP_CWORD
+    fi
+    cur=${words[cword]-}
+
+    # Global options are accepted after the command too; --version only before it.
+    local global_opts="--home --directory --ca --staging --ca-bundle"
+    local presets="letsencrypt letsencrypt-staging zerossl google google-staging buypass buypass-staging"
+    local key_types="ec256 ec384 rsa2048 rsa3072 rsa4096"
+
+    # Walk the words before the cursor: which command, how many positionals, which --home.
+    # opt is set when the cursor is on the value of an option.
+    local cmd="" sub="" home="" opt="" npos=0 i w
+    for ((i = 1; i < cword; i++)); do
+        w=${words[i]}
+        case $w in
+            --home=*) home=${w#--home=} ;;
+            --home | --directory | --ca | --ca-bundle | --san | --key-type | --http-listen | --webroot | --email | --timeout)
+                if ((i + 1 == cword)); then
+                    opt=$w
+                    break
+                fi
+                [[ $w == --home ]] && home=${words[i+1]}
+                ((i++)) ;;
+            -*) ;;
+            *)
+                if [[ -z $cmd ]]; then
+                    cmd=$w
+                elif [[ $cmd == domain && -z $sub ]]; then
+                    sub=$w
+                else
+                    ((npos++))
+                fi ;;
+        esac
+    done
+
+    # --option=value typed as one word.
+    if [[ -z $opt && $cur == --*=* ]]; then
+        opt=${cur%%=*}
+        cur=${cur#*=}
+    fi
+
+    case $opt in
+        --ca)
+            COMPREPLY=($(compgen -W "$presets" -- "$cur"))
+            return ;;
+        --key-type)
+            COMPREPLY=($(compgen -W "$key_types" -- "$cur"))
+            return ;;
+        --home | --webroot)
+            compopt -o filenames 2>/dev/null
+            COMPREPLY=($(compgen -d -- "$cur"))
+            return ;;
+        --ca-bundle)
+            compopt -o filenames 2>/dev/null
+            COMPREPLY=($(compgen -f -- "$cur"))
+            return ;;
+        --http-listen)
+            COMPREPLY=($(compgen -W ":80 0.0.0.0:80 127.0.0.1:80 [::]:80" -- "$cur"))
+            _certcli_trim_colon "$cur"
+            return ;;
+        --directory)
+            COMPREPLY=($(compgen -W "https://" -- "$cur"))
+            _certcli_trim_colon "$cur"
+            compopt -o nospace 2>/dev/null
+            return ;;
+        --san | --email | --timeout)
+            return ;;
+    esac
+
+    local opts="" want_domain=0
+    case $cmd in
+        "")
+            opts="--help -h --version $global_opts"
+            [[ $cur != -* ]] && opts="domain issue status" ;;
+        domain)
+            case $sub in
+                "")
+                    opts="--help -h"
+                    [[ $cur != -* ]] && opts="add list" ;;
+                add)
+                    opts="--help -h --san --key-type --http-listen --webroot $global_opts"
+                    # The new domain's name comes first; there is nothing to offer for it.
+                    [[ $npos -eq 0 && $cur != -* ]] && return ;;
+                list) opts="--help -h $global_opts" ;;
+            esac ;;
+        issue)
+            opts="--help -h --email --agree-tos --http-listen --webroot --timeout --json $global_opts"
+            ((npos == 0)) && want_domain=1 ;;
+        status)
+            opts="--help -h --json $global_opts"
+            ((npos == 0)) && want_domain=1 ;;
+    esac
+
+    if [[ $cur == -* || $want_domain -eq 0 ]]; then
+        COMPREPLY=($(compgen -W "$opts" -- "$cur"))
+        return
+    fi
+
+    # A domain name. A wildcard is offered as \*.NAME, so that the shell does not glob it.
+    local name line
+    COMPREPLY=()
+    while IFS= read -r name; do
+        line=$name
+        [[ $name == '*.'* ]] && line="\\$name"
+        if [[ $line == "$cur"* || $name == "$cur"* ]]; then
+            COMPREPLY+=("$line")
+        fi
+    done < <(_certcli_domains "$home")
+}
+
+complete -F _certcli certcli

@@ -1,0 +1,131 @@
+# fish completion for certcli.
+#
+# Install: copy to ~/.config/fish/completions/certcli.fish, or to the vendor completions
+# directory (pkg-config --variable completionsdir fish; often
+# /usr/share/fish/vendor_completions.d/).
+
+# The state directory certcli would use: --home DIR typed on the line, else $CERTCLI_HOME,
+# else /var/lib/certcli for root, else ${XDG_STATE_HOME:-~/.local/state}/certcli.
+function __certcli_home
+    set -l tokens (commandline -opc)
+    set -l typed
+    set -l i 2
+    while test $i -le (count $tokens)
+        switch $tokens[$i]
+            case --home
+                set i (math $i + 1)
+                if test $i -le (count $tokens)
+                    set typed $tokens[$i]
+                end
+            case '--home=*'
+                set typed (string replace -- --home= '' $tokens[$i])
+        end
+        set i (math $i + 1)
+    end
+    if test -n "$typed"
+        string replace -r -- '^~(?=/|$)' $HOME $typed
+    else if set -q CERTCLI_HOME; and test -n "$CERTCLI_HOME"
+        echo $CERTCLI_HOME
+    else if test (id -u) -eq 0
+        echo /var/lib/certcli
+    else if set -q XDG_STATE_HOME; and test -n "$XDG_STATE_HOME"
+        echo $XDG_STATE_HOME/certcli
+    else
+        echo $HOME/.local/state/certcli
+    end
+end
+
+# Domain names added to the state directory; _wildcard.NAME is shown as *.NAME.
+function __certcli_domains
+    set -l dir (__certcli_home)/domains
+    test -d $dir -a -r $dir; or return 0
+    for d in $dir/*/
+        string replace -r -- '^_wildcard\.' '*.' (basename $d)
+    end
+end
+
+# The words before the cursor that are neither options nor option values.
+function __certcli_args
+    set -l tokens (commandline -opc)
+    set -e tokens[1]
+    set -l skip 0
+    for t in $tokens
+        if test $skip -eq 1
+            set skip 0
+            continue
+        end
+        switch $t
+            case --home --directory --ca --ca-bundle --san --key-type --http-listen --webroot --email --timeout
+                set skip 1
+            case '-*'
+            case '*'
+                echo $t
+        end
+    end
+end
+
+# True when the non-option words so far are exactly $argv.
+function __certcli_at
+    set -l args (__certcli_args)
+    test (count $args) -eq (count $argv); or return 1
+    test (count $argv) -eq 0; and return 0
+    test "$args" = "$argv"
+end
+
+# True when the command is $argv[1] and no domain name has been given yet.
+function __certcli_wants_domain
+    set -l args (__certcli_args)
+    test (count $args) -eq 1 -a "$args[1]" = "$argv[1]"
+end
+
+# True when the command (or domain subcommand) is $argv.
+function __certcli_in
+    set -l args (__certcli_args)
+    set -l n (count $argv)
+    test (count $args) -ge $n; or return 1
+    test "$args[1..$n]" = "$argv"
+end
+
+complete -c certcli -f
+
+# Global options, accepted before or after the command.
+complete -c certcli -s h -l help -d 'Print help and exit'
+complete -c certcli -n '__certcli_at' -l version -d 'Print the version and exit'
+complete -c certcli -l home -x -a '(__fish_complete_directories)' -d 'State directory'
+complete -c certcli -l directory -x -d 'ACME directory URL of the CA'
+complete -c certcli -l ca -x -d 'CA preset' -a '
+    letsencrypt\t"Let\'s Encrypt (the default)"
+    letsencrypt-staging\t"Let\'s Encrypt staging"
+    zerossl\tZeroSSL
+    google\t"Google Trust Services"
+    google-staging\t"Google Trust Services staging"
+    buypass\tBuypass
+    buypass-staging\t"Buypass staging"'
+complete -c certcli -l staging -d "Use the preset's staging environment"
+complete -c certcli -l ca-bundle -r -F -d 'PEM file of extra trust anchors for a private CA'
+
+# Commands.
+complete -c certcli -n '__certcli_at' -a domain -d 'Manage the domains certcli keeps certificates for'
+complete -c certcli -n '__certcli_at' -a issue -d 'Obtain a certificate for an added domain from the CA'
+complete -c certcli -n '__certcli_at' -a status -d "Show each domain's certificate status (or one domain's)"
+
+# domain add | list
+complete -c certcli -n '__certcli_at domain' -a add -d 'Add a domain (and more names for the same certificate)'
+complete -c certcli -n '__certcli_at domain' -a list -d 'List the domains'
+complete -c certcli -n '__certcli_in domain add' -l san -x -d 'Another name the certificate must cover (repeatable)'
+complete -c certcli -n '__certcli_in domain add' -l key-type -x -a 'ec256 ec384 rsa2048 rsa3072 rsa4096' -d 'Certificate key (default ec256)'
+complete -c certcli -n '__certcli_in domain add' -l http-listen -x -a ':80 0.0.0.0:80 127.0.0.1:80 [::]:80' -d 'http-01 standalone listener ADDR:PORT (default :80)'
+complete -c certcli -n '__certcli_in domain add' -l webroot -x -a '(__fish_complete_directories)' -d 'Answer http-01 through this document root'
+
+# issue NAME
+complete -c certcli -n '__certcli_wants_domain issue' -a '(__certcli_domains)' -d Domain
+complete -c certcli -n '__certcli_in issue' -l email -x -d 'Contact e-mail for a new account (repeatable)'
+complete -c certcli -n '__certcli_in issue' -l agree-tos -d "Agree to the CA's terms of service for a new account"
+complete -c certcli -n '__certcli_in issue; and not __fish_seen_subcommand_from --webroot' -l http-listen -x -a ':80 0.0.0.0:80 127.0.0.1:80 [::]:80' -d "Answer http-01 with certcli's own listener (default :80)"
+complete -c certcli -n '__certcli_in issue; and not __fish_seen_subcommand_from --http-listen' -l webroot -x -a '(__fish_complete_directories)' -d 'Answer http-01 by writing files under this document root'
+complete -c certcli -n '__certcli_in issue' -l timeout -x -d 'Seconds to wait for validation and issuance (1-3600, default 180)'
+complete -c certcli -n '__certcli_in issue' -l json -d 'Print the result as JSON'
+
+# status [NAME]
+complete -c certcli -n '__certcli_wants_domain status' -a '(__certcli_domains)' -d Domain
+complete -c certcli -n '__certcli_in status' -l json -d 'Print JSON: an object for one domain, an array for all'

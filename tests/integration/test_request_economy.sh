@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# certcli makes no request RFC 8555 does not need: with a stored account, one name, no nonce
+# rejections and no authorization reuse, an issuance is exactly directory, newNonce, newOrder,
+# authorization, challenge, authorization poll, finalize, order poll(s), certificate — over a
+# single keep-alive connection.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/harness.sh"
+: "${CERTCLI_BIN:?set CERTCLI_BIN to the certcli binary (ctest does)}"
+export PEBBLE_WFE_NONCEREJECT=0 PEBBLE_AUTHZREUSE=0
+harness_start
+
+home="$HARNESS_DIR/home"
+certcli() { "$CERTCLI_BIN" --home "$home" --directory "$CERTCLI_TEST_DIRECTORY" --ca-bundle "$CERTCLI_TEST_CA_BUNDLE" "$@"; }
+listen="127.0.0.1:$CERTCLI_TEST_HTTP_PORT"
+# Register the account with another name, so no valid authorization exists for the measured one.
+certcli domain add setup.certcli.test >/dev/null
+certcli issue setup.certcli.test --agree-tos --http-listen "$listen" >/dev/null 2>&1
+certcli domain add lean.certcli.test >/dev/null
+
+run_capture certcli -v issue lean.certcli.test --http-listen "$listen" --json
+assert_eq 0 "$LAST_STATUS" "issue exits 0 (stderr: $LAST_STDERR)"
+trace=$(grep 'certcli: http: ' <<<"$LAST_STDERR")
+count=$(wc -l <<<"$trace")
+assert_eq "$count" "$(json_field "$LAST_STDOUT" acme_requests)" "traced requests vs the reported count"
+assert_eq 1 "$(grep -c 'GET .*/dir ' <<<"$trace")" "directory fetches"
+assert_eq 1 "$(grep -c '^certcli: http: HEAD ' <<<"$trace")" "newNonce requests"
+assert_eq 1 "$(grep -c '(new connection)' <<<"$trace")" "connections opened"
+assert_eq 0 "$(grep -c ' -> [45]' <<<"$trace")" "refused requests"
+assert_not_contains "$trace" "sign-me-up" "a stored account needs no newAccount"
+# 9 when the CA finalizes within one poll; a slow CA may need a second order poll.
+if ((count < 9 || count > 10)); then fail "expected 9 (or 10) requests, made $count:"$'\n'"$trace"; fi
+echo "ok: one issuance with a stored account took $count requests over one connection"
