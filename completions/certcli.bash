@@ -3,6 +3,7 @@
 # Install: copy to /usr/share/bash-completion/completions/certcli (or
 # ~/.local/share/bash-completion/completions/certcli), or `source` it from ~/.bashrc.
 # Works with or without the bash-completion package.
+# shellcheck disable=SC2207  # COMPREPLY=($(compgen ...)) is the idiom; candidates hold no blanks.
 
 # The state directory certcli would use: --home DIR typed on the line, else $CERTCLI_HOME,
 # else /var/lib/certcli for root, else ${XDG_STATE_HOME:-~/.local/state}/certcli.
@@ -10,6 +11,7 @@ _certcli_home() {
     local typed=$1
     if [[ -n $typed ]]; then
         # Expand a leading ~ the way the shell will when the command runs.
+        # shellcheck disable=SC2088  # a literal ~ typed on the line, not one to expand here
         [[ $typed == "~" || $typed == "~/"* ]] && typed=$HOME${typed#\~}
         printf '%s\n' "$typed"
     elif [[ -n ${CERTCLI_HOME-} ]]; then
@@ -64,7 +66,7 @@ _certcli() {
     cur=${words[cword]-}
 
     # Global options are accepted after the command too; --version only before it.
-    local global_opts="--home --directory --ca --staging --ca-bundle"
+    local global_opts="--home --directory --ca --staging --ca-bundle --verbose -v"
     local presets="letsencrypt letsencrypt-staging zerossl google google-staging buypass buypass-staging"
     local key_types="ec256 ec384 rsa2048 rsa3072 rsa4096"
 
@@ -146,6 +148,13 @@ _certcli() {
             esac ;;
         issue)
             opts="--help -h --email --agree-tos --http-listen --webroot --timeout --json $global_opts"
+            # --http-listen and --webroot exclude each other.
+            for w in "${words[@]:1:cword-1}"; do
+                case $w in
+                    --webroot | --webroot=*) opts=${opts/--http-listen /} ;;
+                    --http-listen | --http-listen=*) opts=${opts/--webroot /} ;;
+                esac
+            done
             ((npos == 0)) && want_domain=1 ;;
         status)
             opts="--help -h --json $global_opts"

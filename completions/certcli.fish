@@ -103,6 +103,7 @@ complete -c certcli -l ca -x -d 'CA preset' -a '
     buypass-staging\t"Buypass staging"'
 complete -c certcli -l staging -d "Use the preset's staging environment"
 complete -c certcli -l ca-bundle -r -F -d 'PEM file of extra trust anchors for a private CA'
+complete -c certcli -s v -l verbose -d 'Show every HTTP request made to the CA'
 
 # Commands.
 complete -c certcli -n '__certcli_at' -a domain -d 'Manage the domains certcli keeps certificates for'

@@ -26,7 +26,8 @@ unset CERTCLI_DIRECTORY
 # Adding is idempotent: the same names again succeed and change nothing.
 certcli domain add "$domain"
 
-# Progress goes to stderr (visible in the job log); the JSON result to stdout.
+# Progress goes to stderr (visible in the job log); the JSON result to stdout. Add --verbose
+# to log every HTTP request made to the CA.
 rc=0
 certcli --ca letsencrypt --staging issue "$domain" \
     --agree-tos --email "$email" --http-listen "$listen" --json >certcli-result.json || rc=$?

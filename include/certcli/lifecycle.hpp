@@ -46,11 +46,17 @@ struct AddDomainResult {
 };
 AddDomainResult add_domain(store::Store& store, const Clock& clock, const AddDomainRequest& request);
 
+// Takes a domain out of certcli's care. Its files are moved under removed/, not deleted, and
+// a certificate that is live stays valid at the CA (revoke is a separate, deliberate act).
+// Returns where the files went.
+std::string remove_domain(store::Store& store, const Clock& clock, const std::string& name);
+
 struct IssueRequest {
   std::string name;
   CaSelection ca;
   std::vector<std::string> contacts;  // e-mail addresses for a new account
   bool agree_to_terms = false;
+  crypto::KeyType account_key_type = crypto::KeyType::ec256;  // for a new account only
   // From --http-listen / --webroot; replaces the stored challenge settings for this run and
   // is saved with the domain, so that renewals use the same.
   std::optional<store::ChallengeConfig> challenge;
@@ -81,6 +87,8 @@ struct DomainStatus {
   store::DomainRecord record;
   std::optional<crypto::CertificateInfo> live;  // the installed certificate, if any
   std::string live_location;
+  // Status says issuing but no certcli is running: the run was killed; `issue` resumes it.
+  bool interrupted = false;
 };
 // One domain (normalized name) or all when `name` is empty. Throws Error{not_found}.
 std::vector<DomainStatus> domain_status(const store::Store& store, const std::string& name);

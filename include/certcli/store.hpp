@@ -95,10 +95,15 @@ class Store {
 
   // Waits up to `timeout` for the state lock; throws Error{state} naming the holder.
   virtual std::unique_ptr<Lock> lock(std::chrono::seconds timeout) = 0;
+  // Whether another process holds the lock right now. Read-only: creates nothing.
+  virtual bool is_locked() const = 0;
 
   virtual std::optional<DomainRecord> load_domain(const std::string& name) const = 0;
   virtual void save_domain(const DomainRecord& record) = 0;
   virtual std::vector<DomainRecord> list_domains() const = 0;
+  // Moves the domain's record, keys and certificates aside (removed/<name>.<stamp>/), never
+  // deleting them; returns where they went.
+  virtual std::string remove_domain(const std::string& name, const std::string& stamp) = 0;
 
   virtual std::optional<AccountRecord> load_account(const std::string& ca_id) const = 0;
   virtual std::optional<std::string> load_account_key(const std::string& ca_id) const = 0;

@@ -1,4 +1,4 @@
-// certcli domain add|list|show
+// certcli domain add|list|remove
 #include "cli/cli.hpp"
 
 #include <fmt/format.h>
@@ -21,8 +21,8 @@ void register_domain_commands(CLI::App& app, Context& context) {
   add->add_option("name", args->name, "Primary name, e.g. example.com")->required();
   add->add_option("--san", args->sans, "Another name the certificate must cover (repeatable)");
   add->add_option("--key-type", args->key_type, "Certificate key: ec256 (default), ec384, rsa2048, rsa3072, rsa4096");
-  add->add_option("--http-listen", args->http_listen, "http-01 standalone listener ADDR:PORT (default :80)");
-  add->add_option("--webroot", args->webroot, "Answer http-01 through this document root instead");
+  auto* listen = add->add_option("--http-listen", args->http_listen, "http-01 standalone listener ADDR:PORT (default :80)");
+  add->add_option("--webroot", args->webroot, "Answer http-01 through this document root instead")->excludes(listen);
   add->callback([&context, args] {
     lifecycle::AddDomainRequest request;
     request.name = args->name;
@@ -36,10 +36,22 @@ void register_domain_commands(CLI::App& app, Context& context) {
     if (result.created) fmt::print("Next: certcli issue {}\n", result.record.name);
   });
 
-  CLI::App* list = domain->add_subcommand("list", "List the domains");
+  CLI::App* list = domain->add_subcommand("list", "List the domains, one per line: name, status, names");
   list->callback([&context] {
-    for (const auto& status : lifecycle::domain_status(context.store(), ""))
-      fmt::print("{}\t{}\n", status.record.name, store::to_string(status.record.status));
+    auto statuses = lifecycle::domain_status(context.store(), "");
+    if (statuses.empty()) fmt::print(stderr, "certcli: no domains yet; add one: certcli domain add example.com\n");
+    for (const auto& status : statuses)
+      fmt::print("{}\t{}\t{}\n", status.record.name, store::to_string(status.record.status),
+                 fmt::join(status.record.names, ","));
+  });
+
+  auto remove_name = std::make_shared<std::string>();
+  CLI::App* remove = domain->add_subcommand(
+      "remove", "Stop managing a domain; its files are moved under removed/ in the state directory, not deleted");
+  remove->add_option("name", *remove_name, "The domain's primary name")->required();
+  remove->callback([&context, remove_name] {
+    std::string moved_to = lifecycle::remove_domain(context.store(), context.clock(), *remove_name);
+    fmt::print("Removed {}; its files are kept in {}\n", *remove_name, moved_to);
   });
 }
 

@@ -11,6 +11,7 @@ void register_issue_command(CLI::App& app, Context& context) {
     std::string name;
     std::vector<std::string> emails;
     bool agree_tos = false;
+    std::string account_key_type = "ec256";
     std::string http_listen;
     std::string webroot;
     int timeout_seconds = 180;
@@ -21,12 +22,15 @@ void register_issue_command(CLI::App& app, Context& context) {
   issue->add_option("name", args->name, "The domain's primary name")->required();
   issue->add_option("--email", args->emails, "Contact e-mail for a new account (repeatable)");
   issue->add_flag("--agree-tos", args->agree_tos, "Agree to the CA's terms of service when an account is created");
+  issue->add_option("--account-key-type", args->account_key_type,
+                    "Key for a new account: ec256 (ES256, default), ec384 (ES384), rsa2048/3072/4096 (RS256)");
   auto* listen = issue->add_option("--http-listen", args->http_listen,
-                                   "Answer http-01 with certcli's own listener on ADDR:PORT (default :80)");
-  issue->add_option("--webroot", args->webroot, "Answer http-01 by writing files under this document root")
+                                   "Answer http-01 with certcli's own listener on ADDR:PORT (default :80); saved for later runs");
+  issue->add_option("--webroot", args->webroot, "Answer http-01 by writing files under this document root; saved for later runs")
       ->excludes(listen);
-  issue->add_option("--timeout", args->timeout_seconds, "Seconds to wait for validation and issuance")
-      ->check(CLI::Range(1, 3600));
+  issue->add_option("--timeout", args->timeout_seconds, "Seconds to wait for validation and for issuance")
+      ->check(CLI::Range(1, 3600))
+      ->capture_default_str();
   issue->add_flag("--json", args->json, "Print the result as JSON");
   issue->callback([&context, args] {
     lifecycle::IssueRequest request;
@@ -34,6 +38,11 @@ void register_issue_command(CLI::App& app, Context& context) {
     request.ca = context.ca();
     request.contacts = args->emails;
     request.agree_to_terms = args->agree_tos;
+    auto account_key_type = crypto::parse_key_type(args->account_key_type);
+    if (!account_key_type)
+      throw Error(ErrorKind::usage, fmt::format("--account-key-type '{}' is not a key type", args->account_key_type),
+                  "use one of ec256, ec384, rsa2048, rsa3072, rsa4096");
+    request.account_key_type = *account_key_type;
     request.validation_timeout = std::chrono::seconds{args->timeout_seconds};
     if (!args->http_listen.empty() || !args->webroot.empty()) {
       store::ChallengeConfig challenge;
@@ -52,6 +61,7 @@ void register_issue_command(CLI::App& app, Context& context) {
                             {"serial", cert.serial_hex},
                             {"issuer", cert.issuer},
                             {"not_before", format_rfc3339(cert.not_before)},
+                            {"not_after", format_rfc3339(cert.not_after)},
                             {"expires_at", format_rfc3339(cert.not_after)},
                             {"fingerprint_sha256", cert.sha256_fingerprint},
                             {"live", result.live_location},

@@ -25,6 +25,7 @@ nlohmann::json to_json(const lifecycle::DomainStatus& status) {
   out["error"] = r.error ? nlohmann::json{{"type", r.error->type}, {"detail", r.error->detail}, {"hint", r.error->hint}}
                          : nlohmann::json();
   out["order_url"] = r.order_url.empty() ? nlohmann::json() : nlohmann::json(r.order_url);
+  out["interrupted"] = status.interrupted;
   if (status.live) {
     out["certificate"] = {{"serial", status.live->serial_hex},
                           {"names", status.live->sans},
@@ -42,8 +43,9 @@ nlohmann::json to_json(const lifecycle::DomainStatus& status) {
 void print_detail(const lifecycle::DomainStatus& status, TimePoint now) {
   const auto& r = status.record;
   fmt::print("{}\n", r.name);
-  fmt::print("  status:   {}{}\n", store::to_string(r.status),
-             r.phase == store::IssuePhase::none ? "" : fmt::format(" ({})", store::to_string(r.phase)));
+  fmt::print("  status:   {}{}{}\n", store::to_string(r.status),
+             r.phase == store::IssuePhase::none ? "" : fmt::format(" ({})", store::to_string(r.phase)),
+             status.interrupted ? fmt::format(" — interrupted; `certcli issue {}` resumes it", r.name) : "");
   fmt::print("  names:    {}\n", fmt::join(r.names, ", "));
   fmt::print("  challenge: {}{}\n", r.challenge.type,
              !r.challenge.webroot.empty()       ? " via webroot " + r.challenge.webroot
@@ -91,9 +93,10 @@ void register_status_command(CLI::App& app, Context& context) {
       print_detail(statuses.front(), now);
       return;
     }
-    fmt::print("{:<40} {:<9} {}\n", "DOMAIN", "STATUS", "EXPIRES");
+    fmt::print("{:<40} {:<11} {}\n", "DOMAIN", "STATUS", "EXPIRES");
     for (const auto& s : statuses)
-      fmt::print("{:<40} {:<9} {}\n", s.record.name, store::to_string(s.record.status),
+      fmt::print("{:<40} {:<11} {}\n", s.record.name,
+                 s.interrupted ? "interrupted" : store::to_string(s.record.status),
                  s.live ? describe_time(s.live->not_after, now) : "-");
   });
 }

@@ -51,7 +51,7 @@ int run(int argc, char** argv) {
   app.add_option("--home", options.home, "State directory (default: $CERTCLI_HOME, /var/lib/certcli for root, "
                                          "else ${XDG_STATE_HOME:-~/.local/state}/certcli)")
       ->envname("CERTCLI_HOME");
-  app.add_option("--directory", options.directory_url, "ACME directory URL of the CA")->envname("CERTCLI_DIRECTORY");
+  app.add_option("--directory", options.directory_url, "ACME directory URL of the CA (instead of --ca)");
   app.add_option("--ca", options.ca_name,
                  "CA preset: letsencrypt (default), letsencrypt-staging, zerossl, google, google-staging, buypass, "
                  "buypass-staging");
@@ -65,13 +65,24 @@ int run(int argc, char** argv) {
   register_status_command(app, context);
   // Set after the subcommands exist, so that only the top-level help carries it.
   app.footer(exit_code_table() +
-             "\nState lives in --home, $CERTCLI_HOME, /var/lib/certcli (root) or ~/.local/state/certcli.");
+             "\nState lives in --home, else $CERTCLI_HOME, else /var/lib/certcli for root, else\n"
+             "${XDG_STATE_HOME:-~/.local/state}/certcli.");
 
+  if (argc <= 1) {
+    fmt::print(stderr, "{}", app.help());
+    return exit_code_for(ErrorKind::usage);
+  }
   try {
     app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    int code = app.exit(e);
-    return code == 0 ? 0 : exit_code_for(ErrorKind::usage);
+    // Same two-line shape as every other certcli error.
+    throw Error(ErrorKind::usage, e.what(), "see certcli --help, or certcli SUBCOMMAND --help");
   }
   return 0;
 }

@@ -45,10 +45,17 @@ AddDomainResult add_domain(store::Store& store, const Clock& clock, const AddDom
 
   auto lock = store.lock(std::chrono::seconds{30});
   if (auto existing = store.load_domain(record.name)) {
-    if (existing->names == record.names) return {*existing, false};
+    auto sorted = [](std::vector<std::string> names) {
+      std::sort(names.begin(), names.end());
+      return names;
+    };
+    if (sorted(existing->names) == sorted(record.names)) return {*existing, false};
     throw Error(ErrorKind::invalid_input,
                 fmt::format("{} is already added with the names {}", record.name, fmt::join(existing->names, ", ")),
-                "remove the entry first, or add the new names under another primary name", record.name);
+                fmt::format("to change its names: certcli domain remove {0}, then certcli domain add {0} with all of "
+                            "them (the old files are kept under removed/)",
+                            record.name),
+                record.name);
   }
   record.created_at = clock.now();
   record.last_updated_at = record.created_at;
@@ -58,6 +65,17 @@ AddDomainResult add_domain(store::Store& store, const Clock& clock, const AddDom
                          {"domain", record.name},
                          {"names", record.names}});
   return {record, true};
+}
+
+std::string remove_domain(store::Store& store, const Clock& clock, const std::string& name) {
+  store::DomainRecord record = require_domain(store, name);
+  auto lock = store.lock(std::chrono::seconds{30});
+  std::string moved_to = store.remove_domain(record.name, format_compact_utc(clock.now()));
+  store.append_activity({{"time", format_rfc3339(clock.now())},
+                         {"event", "domain.removed"},
+                         {"domain", record.name},
+                         {"moved_to", moved_to}});
+  return moved_to;
 }
 
 std::vector<DomainStatus> domain_status(const store::Store& store, const std::string& name) {
@@ -71,6 +89,7 @@ std::vector<DomainStatus> domain_status(const store::Store& store, const std::st
     DomainStatus status;
     status.live_location = store.live_location(record.name);
     if (auto live = store.load_live_certificate(record.name)) status.live = crypto::parse_certificate(live->certificate);
+    status.interrupted = record.status == store::CertificateStatus::issuing && !store.is_locked();
     status.record = std::move(record);
     statuses.push_back(std::move(status));
   }

@@ -144,10 +144,11 @@ class Issuance {
     }
     refuse_unagreed_registration(directory);
     say("registering a new account");
-    account_key_ = crypto::PrivateKey::generate(crypto::KeyType::ec256);
+    account_key_ = crypto::PrivateKey::generate(request_.account_key_type);
     client_.use_account(*account_key_);
     acme::Account created = client_.register_account(request_.contacts, request_.agree_to_terms);
-    store::AccountRecord record{created.url, request_.ca.directory_url, request_.contacts, "ec256", clock_.now()};
+    store::AccountRecord record{created.url, request_.ca.directory_url, request_.contacts,
+                                crypto::key_type_name(request_.account_key_type), clock_.now()};
     store_.save_account(request_.ca.id, record, account_key_->to_pem());
     account_created_ = true;
     store_.append_activity({{"time", format_rfc3339(clock_.now())},

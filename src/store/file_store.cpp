@@ -90,6 +90,14 @@ class FileStore final : public Store {
     return std::make_unique<FileLock>(fd);
   }
 
+  bool is_locked() const override {
+    int fd = ::open((home_ / ".lock").c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return false;
+    bool locked = ::flock(fd, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK;
+    ::close(fd);  // also releases the shared lock when we got it
+    return locked;
+  }
+
   std::optional<DomainRecord> load_domain(const std::string& name) const override {
     fs::path path = domain_dir(name) / "domain.toml";
     if (!fs::exists(path)) return std::nullopt;
@@ -113,6 +121,17 @@ class FileStore final : public Store {
     }
     std::sort(records.begin(), records.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
     return records;
+  }
+
+  std::string remove_domain(const std::string& name, const std::string& stamp) override {
+    fs::path from = domain_dir(name);
+    ensure_private_directory(home_ / "removed");
+    fs::path to = home_ / "removed" / (checked_domain_dir(name) + "." + stamp);
+    for (int n = 2; fs::exists(to); ++n) to = home_ / "removed" / fmt::format("{}.{}-{}", checked_domain_dir(name), stamp, n);
+    if (::rename(from.c_str(), to.c_str()) != 0)
+      throw Error(ErrorKind::state, fmt::format("cannot move {} to {}: {}", from.string(), to.string(), std::strerror(errno)),
+                  "check that the state directory is writable by this user (see --home)", from.string());
+    return to.string();
   }
 
   std::optional<AccountRecord> load_account(const std::string& ca_id) const override {

@@ -47,6 +47,7 @@ status=$(certcli status shop.certcli.test --json)
 assert_eq ready "$(json_field "$status" status)"
 assert_eq completed "$(json_field "$status" phase)"
 assert_eq null "$(json_field "$status" error)"
+assert_eq false "$(json_field "$status" interrupted)"
 assert_eq "$(openssl x509 -in "$live/cert.pem" -noout -serial | cut -d= -f2)" "$(json_field "$status" certificate.serial)"
 [[ "$(json_field "$status" issued_at)" == 20??-??-??T??:??:??Z ]] || fail "issued_at is not RFC 3339: $status"
 echo "ok: status --json reports ready with the live certificate"
@@ -64,6 +65,17 @@ assert_eq 1 "$(grep -c '"event":"account.created"' "$home/activity.jsonl")" "acc
 [[ "$(json_field "$first" serial)" != "$(json_field "$second" serial)" ]] || fail "the second issuance returned the same certificate"
 assert_eq 2 "$(ls "$home/domains/shop.certcli.test/archive" | wc -l)" "archived certificates"
 echo "ok: a second issue reuses the stored account and archives the previous certificate"
+
+# RS256: a new account with an RSA key in another state directory, and an RSA certificate key.
+rsa() { "$CERTCLI_BIN" --home "$HARNESS_DIR/rsa-home" --directory "$CERTCLI_TEST_DIRECTORY" --ca-bundle "$CERTCLI_TEST_CA_BUNDLE" "$@"; }
+rsa domain add rsa.certcli.test --key-type rsa2048 >/dev/null
+run_capture rsa issue rsa.certcli.test --agree-tos --account-key-type rsa2048 --http-listen "$listen" --json
+assert_eq 0 "$LAST_STATUS" "RSA issue exits 0 (stderr: $LAST_STDERR)"
+assert_contains "$(openssl pkey -in "$HARNESS_DIR"/rsa-home/accounts/*/account.key -noout -text)" "Private-Key: (2048 bit" "RSA account key"
+assert_contains "$(openssl x509 -in "$HARNESS_DIR/rsa-home/domains/rsa.certcli.test/live/cert.pem" -noout -text)" \
+  "Public-Key: (2048 bit)" "RSA certificate key"
+assert_contains "$(openssl x509 -in "$HARNESS_DIR/rsa-home/domains/rsa.certcli.test/live/cert.pem" -noout -text)" "rsaEncryption"
+echo "ok: an RS256 account issues a certificate with an RSA key"
 
 # The webroot solver, with a real web server serving the webroot on the port Pebble checks.
 webroot="$HARNESS_DIR/webroot"

@@ -55,6 +55,8 @@ assert_eq issuing "$(json_field "$state" status)" "status after the kill"
 assert_eq finalizing "$(json_field "$state" phase)" "phase after the kill"
 [[ "$order_url" == https://127.0.0.1:* ]] || fail "no in-flight order was recorded: $state"
 assert_eq null "$(json_field "$state" certificate)" "no certificate is live yet"
+assert_eq true "$(json_field "$state" interrupted)" "no certcli runs, so the run shows as interrupted"
+assert_contains "$(certcli status "$name")" "interrupted; \`certcli issue $name\` resumes it"
 assert_file_mode 600 "$home/domains/$name/pending/key.pem"
 pending_pub=$(openssl pkey -in "$home/domains/$name/pending/key.pem" -pubout)
 echo "ok: status shows the interrupted run honestly (issuing, finalizing, order and key kept)"
