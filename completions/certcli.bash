@@ -77,7 +77,7 @@ _certcli() {
         w=${words[i]}
         case $w in
             --home=*) home=${w#--home=} ;;
-            --home | --directory | --ca | --ca-bundle | --san | --key-type | --http-listen | --webroot | --email | --timeout)
+            --home | --directory | --ca | --ca-bundle | --san | --key-type | --account-key-type | --http-listen | --webroot | --email | --timeout)
                 if ((i + 1 == cword)); then
                     opt=$w
                     break
@@ -106,7 +106,7 @@ _certcli() {
         --ca)
             COMPREPLY=($(compgen -W "$presets" -- "$cur"))
             return ;;
-        --key-type)
+        --key-type | --account-key-type)
             COMPREPLY=($(compgen -W "$key_types" -- "$cur"))
             return ;;
         --home | --webroot)
@@ -139,27 +139,31 @@ _certcli() {
             case $sub in
                 "")
                     opts="--help -h"
-                    [[ $cur != -* ]] && opts="add list" ;;
+                    [[ $cur != -* ]] && opts="add list remove" ;;
                 add)
                     opts="--help -h --san --key-type --http-listen --webroot $global_opts"
                     # The new domain's name comes first; there is nothing to offer for it.
                     [[ $npos -eq 0 && $cur != -* ]] && return ;;
                 list) opts="--help -h $global_opts" ;;
+                remove)
+                    opts="--help -h $global_opts"
+                    ((npos == 0)) && want_domain=1 ;;
             esac ;;
         issue)
-            opts="--help -h --email --agree-tos --http-listen --webroot --timeout --json $global_opts"
-            # --http-listen and --webroot exclude each other.
-            for w in "${words[@]:1:cword-1}"; do
-                case $w in
-                    --webroot | --webroot=*) opts=${opts/--http-listen /} ;;
-                    --http-listen | --http-listen=*) opts=${opts/--webroot /} ;;
-                esac
-            done
+            opts="--help -h --email --agree-tos --account-key-type --http-listen --webroot --timeout --json $global_opts"
             ((npos == 0)) && want_domain=1 ;;
         status)
             opts="--help -h --json $global_opts"
             ((npos == 0)) && want_domain=1 ;;
     esac
+
+    # --http-listen and --webroot exclude each other (domain add and issue).
+    for w in "${words[@]:1:cword-1}"; do
+        case $w in
+            --webroot | --webroot=*) opts=${opts/--http-listen /} ;;
+            --http-listen | --http-listen=*) opts=${opts/--webroot /} ;;
+        esac
+    done
 
     if [[ $cur == -* || $want_domain -eq 0 ]]; then
         COMPREPLY=($(compgen -W "$opts" -- "$cur"))

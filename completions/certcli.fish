@@ -55,7 +55,7 @@ function __certcli_args
             continue
         end
         switch $t
-            case --home --directory --ca --ca-bundle --san --key-type --http-listen --webroot --email --timeout
+            case --home --directory --ca --ca-bundle --san --key-type --account-key-type --http-listen --webroot --email --timeout
                 set skip 1
             case '-*'
             case '*'
@@ -110,18 +110,26 @@ complete -c certcli -n '__certcli_at' -a domain -d 'Manage the domains certcli k
 complete -c certcli -n '__certcli_at' -a issue -d 'Obtain a certificate for an added domain from the CA'
 complete -c certcli -n '__certcli_at' -a status -d "Show each domain's certificate status (or one domain's)"
 
-# domain add | list
+# domain add | list | remove
 complete -c certcli -n '__certcli_at domain' -a add -d 'Add a domain (and more names for the same certificate)'
-complete -c certcli -n '__certcli_at domain' -a list -d 'List the domains'
+complete -c certcli -n '__certcli_at domain' -a list -d 'List the domains: name, status, names'
+complete -c certcli -n '__certcli_at domain' -a remove -d 'Stop managing a domain (files are moved under removed/)'
 complete -c certcli -n '__certcli_in domain add' -l san -x -d 'Another name the certificate must cover (repeatable)'
 complete -c certcli -n '__certcli_in domain add' -l key-type -x -a 'ec256 ec384 rsa2048 rsa3072 rsa4096' -d 'Certificate key (default ec256)'
-complete -c certcli -n '__certcli_in domain add' -l http-listen -x -a ':80 0.0.0.0:80 127.0.0.1:80 [::]:80' -d 'http-01 standalone listener ADDR:PORT (default :80)'
-complete -c certcli -n '__certcli_in domain add' -l webroot -x -a '(__fish_complete_directories)' -d 'Answer http-01 through this document root'
+complete -c certcli -n '__certcli_in domain add; and not __fish_seen_subcommand_from --webroot' -l http-listen -x -a ':80 0.0.0.0:80 127.0.0.1:80 [::]:80' -d 'http-01 standalone listener ADDR:PORT (default :80)'
+complete -c certcli -n '__certcli_in domain add; and not __fish_seen_subcommand_from --http-listen' -l webroot -x -a '(__fish_complete_directories)' -d 'Answer http-01 through this document root'
+complete -c certcli -n '__certcli_at domain remove' -a '(__certcli_domains)' -d Domain
 
 # issue NAME
 complete -c certcli -n '__certcli_wants_domain issue' -a '(__certcli_domains)' -d Domain
 complete -c certcli -n '__certcli_in issue' -l email -x -d 'Contact e-mail for a new account (repeatable)'
 complete -c certcli -n '__certcli_in issue' -l agree-tos -d "Agree to the CA's terms of service for a new account"
+complete -c certcli -n '__certcli_in issue' -l account-key-type -x -d 'Key for a new account' -a '
+    ec256\t"ES256 (default)"
+    ec384\tES384
+    rsa2048\tRS256
+    rsa3072\tRS256
+    rsa4096\tRS256'
 complete -c certcli -n '__certcli_in issue; and not __fish_seen_subcommand_from --webroot' -l http-listen -x -a ':80 0.0.0.0:80 127.0.0.1:80 [::]:80' -d "Answer http-01 with certcli's own listener (default :80)"
 complete -c certcli -n '__certcli_in issue; and not __fish_seen_subcommand_from --http-listen' -l webroot -x -a '(__fish_complete_directories)' -d 'Answer http-01 by writing files under this document root'
 complete -c certcli -n '__certcli_in issue' -l timeout -x -d 'Seconds to wait for validation and issuance (1-3600, default 180)'

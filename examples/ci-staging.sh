@@ -20,8 +20,6 @@ min_days=${CERTCLI_MIN_DAYS:-30}
 
 # A state directory of the job's own (cache it between runs to reuse the staging account).
 export CERTCLI_HOME=${CERTCLI_HOME:-$PWD/.certcli-state}
-# --ca and --directory exclude each other; a runner-wide CERTCLI_DIRECTORY would clash.
-unset CERTCLI_DIRECTORY
 
 # Adding is idempotent: the same names again succeed and change nothing.
 certcli domain add "$domain"
@@ -33,7 +31,7 @@ certcli --ca letsencrypt --staging issue "$domain" \
     --agree-tos --email "$email" --http-listen "$listen" --json >certcli-result.json || rc=$?
 if ((rc != 0)); then
     case $rc in
-        2) why="wrong command line or missing confirmation" ;;
+        2) why="wrong command line or missing confirmation (see certcli: error/hint above)" ;;
         3) why="invalid input (name, file or value)" ;;
         5) why="state directory unreadable, damaged or locked" ;;
         6) why="the CA could not be reached (network, proxy, DNS)" ;;
@@ -47,7 +45,8 @@ if ((rc != 0)); then
     exit "$rc"
 fi
 
-# Parse the result. With jq instead: expires_at=$(jq -r .expires_at certcli-result.json)
+# Parse the result (expires_at is the certificate's not_after). With jq instead:
+# expires_at=$(jq -r .expires_at certcli-result.json)
 expires_at=$(python3 -c 'import json, sys; print(json.load(sys.stdin)["expires_at"])' <certcli-result.json)
 echo "issued for $domain by staging; expires at $expires_at"
 

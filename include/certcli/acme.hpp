@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include <chrono>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -144,6 +145,11 @@ class Client {
   // POST with a JWS; `payload` nullopt means POST-as-GET. Retries badNonce with a fresh nonce.
   net::HttpResponse post(const std::string& url, const std::optional<nlohmann::json>& payload,
                          bool use_jwk = false);
+  // POST-as-GET `url` until its "status" is settled, waiting Retry-After (or a growing
+  // backoff) between polls; throws timed_out(last body) past `timeout`.
+  nlohmann::json poll(const std::string& url, const char* what, std::chrono::seconds timeout,
+                      const std::function<bool(const std::string& status)>& settled,
+                      const std::function<Error(const nlohmann::json& body)>& timed_out);
   std::string take_nonce();
   void remember_nonce(const net::HttpResponse& response);
   [[noreturn]] void throw_problem(const net::HttpResponse& response, const std::string& context);

@@ -183,20 +183,32 @@ void Client::answer_challenge(const Challenge& challenge) {
   post(challenge.url, nlohmann::json::object());
 }
 
-Authorization Client::wait_for_authorization(const std::string& url, std::chrono::seconds timeout) {
+nlohmann::json Client::poll(const std::string& url, const char* what, std::chrono::seconds timeout,
+                           const std::function<bool(const std::string& status)>& settled,
+                           const std::function<Error(const nlohmann::json& body)>& timed_out) {
   const TimePoint deadline = clock_.now() + timeout;
   std::chrono::milliseconds fallback{500};
   for (;;) {
     net::HttpResponse response = post(url, std::nullopt);
-    Authorization authz = parse_authorization(parse_body(response, "authorization"), url);
-    if (authz.status != "pending") return authz;
-    if (clock_.now() >= deadline)
-      throw Error(ErrorKind::challenge,
-                  fmt::format("the CA did not finish validating {} within {} s", authz.identifier.value, timeout.count()),
-                  "run the command again: the order is resumed, not restarted", authz.identifier.value);
+    nlohmann::json body = parse_body(response, what);
+    const auto status = body.find("status");
+    // A body without a status is returned too: the caller's parser reports it as malformed.
+    if (status == body.end() || !status->is_string() || settled(status->get<std::string>())) return body;
+    if (clock_.now() >= deadline) throw timed_out(body);
     clock_.sleep_for(retry_after(response, clock_.now(), fallback));
     fallback = std::min<std::chrono::milliseconds>(fallback * 2, std::chrono::seconds{5});
   }
+}
+
+Authorization Client::wait_for_authorization(const std::string& url, std::chrono::seconds timeout) {
+  auto body = poll(url, "authorization", timeout, [](const std::string& status) { return status != "pending"; },
+                   [&](const nlohmann::json& last) {
+                     std::string name = parse_authorization(last, url).identifier.value;
+                     return Error(ErrorKind::challenge,
+                                  fmt::format("the CA did not finish validating {} within {} s", name, timeout.count()),
+                                  "run the command again: the order is resumed, not restarted", name);
+                   });
+  return parse_authorization(body, url);
 }
 
 Order Client::finalize(const Order& order, const std::string& csr_der) {
@@ -205,18 +217,15 @@ Order Client::finalize(const Order& order, const std::string& csr_der) {
 }
 
 Order Client::wait_for_order(const std::string& url, std::chrono::seconds timeout) {
-  const TimePoint deadline = clock_.now() + timeout;
-  std::chrono::milliseconds fallback{500};
-  for (;;) {
-    net::HttpResponse response = post(url, std::nullopt);
-    Order order = parse_order(parse_body(response, "order"), url);
-    if (order.status != "pending" && order.status != "processing") return order;
-    if (clock_.now() >= deadline)
-      throw Error(ErrorKind::ca_rejected, fmt::format("the order {} was still {} after {} s", url, order.status, timeout.count()),
-                  "run the command again: the order is resumed, not restarted", url);
-    clock_.sleep_for(retry_after(response, clock_.now(), fallback));
-    fallback = std::min<std::chrono::milliseconds>(fallback * 2, std::chrono::seconds{5});
-  }
+  auto body = poll(url, "order", timeout,
+                   [](const std::string& status) { return status != "pending" && status != "processing"; },
+                   [&](const nlohmann::json& last) {
+                     return Error(ErrorKind::ca_rejected,
+                                  fmt::format("the order {} was still {} after {} s", url, parse_order(last, url).status,
+                                              timeout.count()),
+                                  "run the command again: the order is resumed, not restarted", url);
+                   });
+  return parse_order(body, url);
 }
 
 std::string Client::download_certificate(const std::string& url) {

@@ -22,7 +22,9 @@ kill_during() {
   for attempt in 1 2 3 4 5; do
     name="$2$attempt.certcli.test"
     certcli domain add "$name" --san "www.$name" >/dev/null
-    certcli issue "$name" --email ops@certcli.test --agree-tos --http-listen "$listen" 2>"$progress" >/dev/null &
+    # The binary itself, not the certcli() function: $! must be the process that gets killed.
+    "$CERTCLI_BIN" --home "$home" --directory "$CERTCLI_TEST_DIRECTORY" --ca-bundle "$CERTCLI_TEST_CA_BUNDLE" \
+      issue "$name" --email ops@certcli.test --agree-tos --http-listen "$listen" 2>"$progress" >/dev/null &
     pid=$!
     while IFS= read -r line; do
       if [[ "$line" == *"$1"* ]]; then kill -KILL "$pid" 2>/dev/null || true; break; fi
