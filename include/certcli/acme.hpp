@@ -49,10 +49,11 @@ struct Problem {
   std::string describe() const;
 };
 
-// The CA refused a request; carries the problem document.
+// The CA refused a request, or judged a challenge invalid (kind challenge); carries the
+// problem document.
 class AcmeError : public Error {
  public:
-  AcmeError(Problem problem, std::string context, std::string hint);
+  AcmeError(Problem problem, std::string context, std::string hint, ErrorKind kind = ErrorKind::ca_rejected);
   const Problem& problem() const { return problem_; }
 
  private:

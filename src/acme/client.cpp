@@ -9,9 +9,10 @@ namespace certcli::acme {
 namespace {
 
 constexpr const char* kJoseJson = "application/jose+json";
-// Pebble rejects 5% of nonces by default and fault tests push that to 50%; eight tries make a
-// spurious failure vanishingly rare while still ending a real loop.
-constexpr int kBadNonceAttempts = 8;
+// A badNonce answer costs one request and carries the next nonce, so retrying is cheap. Fault
+// tests run Pebble rejecting half of all nonces; at 50% a request fails all 20 tries with odds
+// of one in a million, while a real loop (a CA that rejects every nonce) still ends.
+constexpr int kBadNonceAttempts = 20;
 
 std::string hint_for(const Problem& problem, const std::string& context) {
   const std::string type = problem.short_type();

@@ -57,8 +57,8 @@ std::string Problem::describe() const {
   return text;
 }
 
-AcmeError::AcmeError(Problem problem, std::string context, std::string hint)
-    : Error(ErrorKind::ca_rejected, fmt::format("{}: the CA said {}", context, problem.describe()), std::move(hint)),
+AcmeError::AcmeError(Problem problem, std::string context, std::string hint, ErrorKind kind)
+    : Error(kind, fmt::format("{}: the CA said {}", context, problem.describe()), std::move(hint)),
       problem_(std::move(problem)) {}
 
 Order parse_order(const nlohmann::json& body, std::string url) {

@@ -16,11 +16,11 @@ namespace certcli::lifecycle {
 namespace {
 
 using store::CertificateStatus;
+using store::IssuePhase;
 using namespace std::chrono_literals;
 
 // CAs validate within a second or so; polling sooner mostly costs a request that says "pending".
 constexpr std::chrono::milliseconds kFirstPollDelay = 300ms;
-using store::IssuePhase;
 
 std::string error_type(const Error& error) {
   if (auto* acme_error = dynamic_cast<const acme::AcmeError*>(&error)) return acme_error->problem().type;
@@ -112,10 +112,8 @@ class Issuance {
   void record_failure(const Error& error) {
     record_.status = CertificateStatus::failed;
     record_.error = store::RecordedError{error_type(error), error.what(), error.hint()};
-    // An order the CA has given up on cannot be resumed; anything else (a timeout, a lost
-    // connection, Ctrl-C) is resumed by the next run.
-    if (auto* acme_error = dynamic_cast<const acme::AcmeError*>(&error); acme_error || error.kind() == ErrorKind::challenge)
-      record_.order_url.clear();
+    // The order URL stays: the next run asks the CA whether the order can still be resumed
+    // (a timeout or lost connection) or must be replaced (the CA marked it invalid).
     try {
       save();
       activity("issue.failed", {{"error", error.what()}});
@@ -168,17 +166,17 @@ class Issuance {
       std::sort(ordered.begin(), ordered.end());
       std::sort(wanted.begin(), wanted.end());
       if (ordered != wanted) {
-        say(fmt::format("the interrupted order {} was for other names; starting a new one", order.url));
+        say(fmt::format("the previous order {} was for other names; starting a new one", order.url));
         return std::nullopt;
       }
       if (order.status == "invalid") {
-        say(fmt::format("the interrupted order {} cannot be resumed (the CA marked it invalid); starting a new one",
+        say(fmt::format("the previous order {} cannot be resumed (the CA marked it invalid); starting a new one",
                         order.url));
         return std::nullopt;
       }
       return order;
     } catch (const acme::AcmeError& e) {
-      say(fmt::format("the interrupted order {} cannot be resumed ({}); starting a new one", record_.order_url,
+      say(fmt::format("the previous order {} cannot be resumed ({}); starting a new one", record_.order_url,
                       e.problem().short_type()));
       return std::nullopt;
     }
@@ -263,9 +261,11 @@ class Issuance {
           say(fmt::format("{} is already validated", name));
           continue;
         }
-        if (authz.status != "pending")
+        if (authz.status != "pending") {
+          record_.order_url.clear();  // this order can never complete: the next run starts anew
           throw Error(ErrorKind::challenge, fmt::format("the authorization for {} is {}", name, authz.status),
                       "run the command again to start a new order", name);
+        }
         if (!solver) solver = make_solver(record_.challenge);
         auto challenge = std::find_if(authz.challenges.begin(), authz.challenges.end(),
                                       [&](const acme::Challenge& c) { return c.type == solver->challenge_type(); });
@@ -281,13 +281,14 @@ class Issuance {
       for (const auto& p : pending) {
         acme::Authorization authz = client_.wait_for_authorization(p.url, request_.validation_timeout);
         if (authz.status == "valid") continue;
-        std::string why = "no reason given";
+        record_.order_url.clear();  // an invalid authorization makes the order invalid (RFC 8555 7.1.6)
+        acme::Problem problem{"urn:ietf:params:acme:error:incorrectResponse", "no reason given", 0, {}};
         for (const auto& c : authz.challenges)
-          if (c.type == solver->challenge_type() && c.error) why = c.error->describe();
-        throw Error(ErrorKind::challenge, fmt::format("the CA could not validate {}: {}", p.task.identifier, why),
-                    fmt::format("make sure http://{}/.well-known/acme-challenge/ reaches {}", p.task.identifier,
-                                solver->describe()),
-                    p.task.identifier);
+          if (c.type == solver->challenge_type() && c.error) problem = *c.error;
+        throw acme::AcmeError(problem, fmt::format("the CA could not validate {}", p.task.identifier),
+                              fmt::format("make sure http://{}/.well-known/acme-challenge/ reaches {}",
+                                          p.task.identifier, solver->describe()),
+                              ErrorKind::challenge);
       }
     } catch (...) {
       cleanup_all();
