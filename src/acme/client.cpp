@@ -188,7 +188,7 @@ nlohmann::json Client::poll(const std::string& url, const char* what, std::chron
                            const std::function<bool(const std::string& status)>& settled,
                            const std::function<Error(const nlohmann::json& body)>& timed_out) {
   const TimePoint deadline = clock_.now() + timeout;
-  std::chrono::milliseconds fallback{500};
+  std::chrono::milliseconds fallback{250};  // doubled up to 5 s while the CA sends no Retry-After
   for (;;) {
     net::HttpResponse response = post(url, std::nullopt);
     nlohmann::json body = parse_body(response, what);

@@ -93,7 +93,13 @@ std::string http01_path(const std::string& token) {
 }
 
 std::unique_ptr<Solver> make_http_standalone_solver(const std::string& address, int port) {
-  return std::make_unique<HttpStandaloneSolver>(address, port);
+  try {
+    return std::make_unique<HttpStandaloneSolver>(address, port);
+  } catch (const Error&) {
+    // "Every address" on a host without IPv6 support: fall back to every IPv4 address.
+    if (address != "::") throw;
+    return std::make_unique<HttpStandaloneSolver>("0.0.0.0", port);
+  }
 }
 
 std::unique_ptr<Solver> make_http_webroot_solver(const fs::path& webroot) {

@@ -139,6 +139,11 @@ HttpServer::HttpServer(const std::string& address, int port) {
     int one = 1;
     // Lets a rerun bind right away while the previous run's connections sit in TIME_WAIT.
     ::setsockopt(listen_fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (found->ai_family == AF_INET6) {
+      // "::" means every address: take IPv4 too, whatever net.ipv6.bindv6only says.
+      int zero = 0;
+      ::setsockopt(listen_fd_, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero);
+    }
     if (::bind(listen_fd_, found->ai_addr, found->ai_addrlen) != 0 || ::listen(listen_fd_, 16) != 0) {
       throw_listen_error(address, port, errno);
     }
