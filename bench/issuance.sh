@@ -5,13 +5,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=${1:-10}
-certcli_bin=${CERTCLI_BIN:-$PWD/build/certcli}
-[[ -x "$certcli_bin" ]] || { echo "bench: build first (scripts/build.sh)" >&2; exit 1; }
+export CERTCLI_BIN=${CERTCLI_BIN:-$PWD/build/certcli}
+[[ -x "$CERTCLI_BIN" ]] || { echo "bench: build first (scripts/build.sh)" >&2; exit 1; }
 export PEBBLE_WFE_NONCEREJECT=0
 source tests/integration/harness.sh
 harness_start >/dev/null
-home="$HARNESS_DIR/home"
-certcli() { "$certcli_bin" --home "$home" --directory "$CERTCLI_TEST_DIRECTORY" --ca-bundle "$CERTCLI_TEST_CA_BUNDLE" "$@"; }
+use_certcli
 listen="127.0.0.1:$CERTCLI_TEST_HTTP_PORT"
 certcli domain add warmup.bench.test >/dev/null
 certcli issue warmup.bench.test --agree-tos --http-listen "$listen" >/dev/null 2>&1

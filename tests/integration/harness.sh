@@ -146,6 +146,14 @@ state_snapshot() {
   (cd "$1" && find . -printf '%y %m %s %p\n' | sort && find . -type f -exec sha256sum {} + | sort -k2)
 }
 
+# use_certcli — for tests of the certcli binary, after harness_start: checks $CERTCLI_BIN, sets
+# $home to a state directory under $HARNESS_DIR and defines certcli() aimed at this Pebble.
+use_certcli() {
+  : "${CERTCLI_BIN:?set CERTCLI_BIN to the certcli binary (ctest does)}"
+  home="$HARNESS_DIR/home"
+  certcli() { "$CERTCLI_BIN" --home "$home" --directory "$CERTCLI_TEST_DIRECTORY" --ca-bundle "$CERTCLI_TEST_CA_BUNDLE" "$@"; }
+}
+
 # ---------------------------------------------------------------------------------------
 # Internals
 # ---------------------------------------------------------------------------------------

@@ -3,12 +3,9 @@
 # retries badNonce with the fresh nonce that comes with the rejection.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/harness.sh"
-: "${CERTCLI_BIN:?set CERTCLI_BIN to the certcli binary (ctest does)}"
 export PEBBLE_WFE_NONCEREJECT=50
 harness_start
-
-home="$HARNESS_DIR/home"
-certcli() { "$CERTCLI_BIN" --home "$home" --directory "$CERTCLI_TEST_DIRECTORY" --ca-bundle "$CERTCLI_TEST_CA_BUNDLE" "$@"; }
+use_certcli
 certcli domain add nonce.certcli.test --san www.nonce.certcli.test >/dev/null
 rejected=0
 for i in 1 2 3 4 5; do

@@ -82,7 +82,7 @@ aaaa=$(dns_query some.name.test 28) || fail "DNS AAAA query failed"
 assert_eq "" "$aaaa" "AAAA some.name.test"
 echo "ok: mock DNS: A some.name.test = 127.0.0.1, no AAAA"
 
-# 5. Every socket of our servers is bound to 127.0.0.1 (never 0.0.0.0/[::]).
+# 5. Every socket of our servers is bound to 127.0.0.1, never to a wildcard address.
 listeners=$(ss -Hlntup | grep -E "pid=($HARNESS_PEBBLE_PID|$HARNESS_CHALLTESTSRV_PID)," || true)
 [[ -n "$listeners" ]] || fail "no listeners found for our pebble processes"
 bad=$(awk '$5 !~ /^127\.0\.0\.1:/' <<<"$listeners")

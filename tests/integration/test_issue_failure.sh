@@ -3,11 +3,8 @@
 # recorded and shown, exit code 8; the dead order is dropped and the next run succeeds.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/harness.sh"
-: "${CERTCLI_BIN:?set CERTCLI_BIN to the certcli binary (ctest does)}"
 harness_start
-
-home="$HARNESS_DIR/home"
-certcli() { "$CERTCLI_BIN" --home "$home" --directory "$CERTCLI_TEST_DIRECTORY" --ca-bundle "$CERTCLI_TEST_CA_BUNDLE" "$@"; }
+use_certcli
 certcli domain add broken.certcli.test >/dev/null
 
 # certcli listens where Pebble does not look, so Pebble's connection to the http-01 port is refused.

@@ -5,12 +5,9 @@
 # single keep-alive connection.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/harness.sh"
-: "${CERTCLI_BIN:?set CERTCLI_BIN to the certcli binary (ctest does)}"
 export PEBBLE_WFE_NONCEREJECT=0 PEBBLE_AUTHZREUSE=0
 harness_start
-
-home="$HARNESS_DIR/home"
-certcli() { "$CERTCLI_BIN" --home "$home" --directory "$CERTCLI_TEST_DIRECTORY" --ca-bundle "$CERTCLI_TEST_CA_BUNDLE" "$@"; }
+use_certcli
 listen="127.0.0.1:$CERTCLI_TEST_HTTP_PORT"
 # Register the account with another name, so no valid authorization exists for the measured one.
 certcli domain add setup.certcli.test >/dev/null

@@ -5,11 +5,8 @@
 # the CA has marked it invalid (its listener died mid-validation), says so and orders anew.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/harness.sh"
-: "${CERTCLI_BIN:?set CERTCLI_BIN to the certcli binary (ctest does)}"
 harness_start
-
-home="$HARNESS_DIR/home"
-certcli() { "$CERTCLI_BIN" --home "$home" --directory "$CERTCLI_TEST_DIRECTORY" --ca-bundle "$CERTCLI_TEST_CA_BUNDLE" "$@"; }
+use_certcli
 listen="127.0.0.1:$CERTCLI_TEST_HTTP_PORT"
 progress="$HARNESS_DIR/progress.fifo"
 mkfifo "$progress"
