@@ -53,7 +53,9 @@ std::string remove_domain(store::Store& store, const Clock& clock, const std::st
 
 struct IssueRequest {
   std::string name;
-  CaSelection ca;
+  // The CA to use; when absent, the one the domain was last ordered from, else letsencrypt.
+  // Remembering it keeps a domain tried on staging from silently moving to production.
+  std::optional<CaSelection> ca;
   std::vector<std::string> contacts;  // e-mail addresses for a new account
   bool agree_to_terms = false;
   crypto::KeyType account_key_type = crypto::KeyType::ec256;  // for a new account only

@@ -32,7 +32,8 @@ class Context {
   store::Store& store();
   net::HttpClient& http();
   Clock& clock() { return clock_; }
-  lifecycle::CaSelection ca() const;
+  // The CA the command line names, if it names one (--ca, --directory or --staging).
+  std::optional<lifecycle::CaSelection> ca() const;
   const GlobalOptions& options() const { return options_; }
 
  private:

@@ -15,6 +15,7 @@ nlohmann::json to_json(const lifecycle::DomainStatus& status) {
                         {"status", store::to_string(r.status)},
                         {"phase", r.phase == store::IssuePhase::none ? nlohmann::json() : nlohmann::json(store::to_string(r.phase))},
                         {"challenge", r.challenge.type},
+                        {"ca", r.directory_url.empty() ? nlohmann::json() : nlohmann::json(r.directory_url)},
                         {"key_type", r.key_type}};
   auto put_time = [&](const char* key, const std::optional<TimePoint>& t) {
     out[key] = t ? nlohmann::json(format_rfc3339(*t)) : nlohmann::json();
@@ -51,6 +52,7 @@ void print_detail(const lifecycle::DomainStatus& status, TimePoint now) {
              !r.challenge.webroot.empty()       ? " via webroot " + r.challenge.webroot
              : !r.challenge.http_listen.empty() ? " on " + r.challenge.http_listen
                                                 : "");
+  if (!r.directory_url.empty()) fmt::print("  ca:       {}\n", r.directory_url);
   if (r.error) {
     fmt::print("  error:    {}\n", r.error->detail);
     if (!r.error->hint.empty()) fmt::print("  fix:      {}\n", r.error->hint);

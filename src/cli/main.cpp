@@ -25,7 +25,8 @@ net::HttpClient& Context::http() {
   return *http_;
 }
 
-lifecycle::CaSelection Context::ca() const {
+std::optional<lifecycle::CaSelection> Context::ca() const {
+  if (options_.ca_name.empty() && options_.directory_url.empty() && !options_.staging) return std::nullopt;
   return lifecycle::select_ca(options_.ca_name, options_.directory_url, options_.staging);
 }
 

@@ -54,16 +54,16 @@ std::unique_ptr<challenge::Solver> make_solver(const store::ChallengeConfig& con
 class Issuance {
  public:
   Issuance(store::Store& store, Clock& clock, net::HttpClient& http, const IssueRequest& request,
-           const Progress& progress)
-      : store_(store), clock_(clock), request_(request), progress_(progress),
-        client_(http, clock, request.ca.directory_url) {}
+           CaSelection ca, const Progress& progress)
+      : store_(store), clock_(clock), request_(request), ca_(std::move(ca)), progress_(progress),
+        client_(http, clock, ca_.directory_url) {}
 
   IssueResult run() {
     // Preconditions first; nothing is written until they hold.
     record_ = require_domain(store_, request_.name);
     if (request_.challenge) record_.challenge = *request_.challenge;
     check_contacts(request_.contacts);
-    say(fmt::format("contacting {}", request_.ca.directory_url));
+    say(fmt::format("contacting {}", ca_.directory_url));
     const acme::Directory& directory = client_.directory();
     refuse_unagreed_registration(directory);
 
@@ -75,7 +75,7 @@ class Issuance {
     set_phase(CertificateStatus::issuing, IssuePhase::starting);
     record_.error.reset();
     save();
-    activity("issue.started", {{"ca", request_.ca.directory_url}});
+    activity("issue.started", {{"ca", ca_.directory_url}});
     try {
       return issue();
     } catch (const Error& error) {
@@ -124,17 +124,17 @@ class Issuance {
 
   // Checked before the lock is taken too, so that a run refused for this writes nothing.
   void refuse_unagreed_registration(const acme::Directory& directory) const {
-    if (store_.load_account(request_.ca.id) || directory.terms_of_service.empty() || request_.agree_to_terms) return;
+    if (store_.load_account(ca_.id) || directory.terms_of_service.empty() || request_.agree_to_terms) return;
     throw Error(ErrorKind::usage,
                 fmt::format("there is no account at {} yet, and creating one means agreeing to its terms of service",
-                            request_.ca.directory_url),
+                            ca_.directory_url),
                 fmt::format("read {} and run again with --agree-tos (and --email ADDRESS for expiry notices)",
                             directory.terms_of_service));
   }
 
   void load_or_register_account(const acme::Directory& directory) {
-    auto account = store_.load_account(request_.ca.id);
-    auto key_pem = store_.load_account_key(request_.ca.id);
+    auto account = store_.load_account(ca_.id);
+    auto key_pem = store_.load_account_key(ca_.id);
     if (account && key_pem) {
       account_key_ = crypto::PrivateKey::from_pem(*key_pem);
       client_.use_account(*account_key_, account->url);
@@ -145,19 +145,19 @@ class Issuance {
     account_key_ = crypto::PrivateKey::generate(request_.account_key_type);
     client_.use_account(*account_key_);
     acme::Account created = client_.register_account(request_.contacts, request_.agree_to_terms);
-    store::AccountRecord record{created.url, request_.ca.directory_url, request_.contacts,
+    store::AccountRecord record{created.url, ca_.directory_url, request_.contacts,
                                 crypto::key_type_name(request_.account_key_type), clock_.now()};
-    store_.save_account(request_.ca.id, record, account_key_->to_pem());
+    store_.save_account(ca_.id, record, account_key_->to_pem());
     account_created_ = true;
     store_.append_activity({{"time", format_rfc3339(clock_.now())},
                             {"event", "account.created"},
-                            {"ca", request_.ca.directory_url},
+                            {"ca", ca_.directory_url},
                             {"account", created.url}});
   }
 
   // The stored in-flight order, when it is for the same CA and names and still usable.
   std::optional<acme::Order> resumable_order() {
-    if (record_.order_url.empty() || record_.directory_url != request_.ca.directory_url) return std::nullopt;
+    if (record_.order_url.empty() || record_.directory_url != ca_.directory_url) return std::nullopt;
     try {
       acme::Order order = client_.fetch_order(record_.order_url);
       std::vector<std::string> ordered;
@@ -195,7 +195,7 @@ class Issuance {
       order = client_.new_order(record_.names);
       pending_key.reset();  // a new order gets a new key
       record_.order_url = order->url;
-      record_.directory_url = request_.ca.directory_url;
+      record_.directory_url = ca_.directory_url;
     }
     save();
 
@@ -336,6 +336,7 @@ class Issuance {
   store::Store& store_;
   Clock& clock_;
   const IssueRequest& request_;
+  const CaSelection ca_;
   const Progress& progress_;
   acme::Client client_;
   store::DomainRecord record_;
@@ -347,7 +348,14 @@ class Issuance {
 
 IssueResult issue_certificate(store::Store& store, Clock& clock, net::HttpClient& http, const IssueRequest& request,
                               const Progress& progress) {
-  return Issuance(store, clock, http, request, progress).run();
+  CaSelection ca;
+  if (request.ca) {
+    ca = *request.ca;
+  } else {
+    std::string remembered = require_domain(store, request.name).directory_url;
+    ca = remembered.empty() ? select_ca("", "", false) : select_ca("", remembered, false);
+  }
+  return Issuance(store, clock, http, request, std::move(ca), progress).run();
 }
 
 }  // namespace certcli::lifecycle

@@ -49,14 +49,17 @@ assert_eq "$(openssl x509 -in "$live/cert.pem" -noout -serial | cut -d= -f2)" "$
 [[ "$(json_field "$status" issued_at)" == 20??-??-??T??:??:??Z ]] || fail "issued_at is not RFC 3339: $status"
 echo "ok: status --json reports ready with the live certificate"
 
-# A second issuance: same account (no newAccount registration), a new certificate, the old one archived.
+# A second issuance: same account (no newAccount registration), a new certificate, the old one
+# archived. No --directory this time: the domain remembers its CA.
 accounts_before=$(ls "$home/accounts")
-run_capture certcli issue shop.certcli.test --http-listen "$listen" --json
+assert_eq "$CERTCLI_TEST_DIRECTORY" "$(json_field "$status" ca)" "the CA recorded with the domain"
+run_capture "$CERTCLI_BIN" --home "$home" --ca-bundle "$CERTCLI_TEST_CA_BUNDLE" issue shop.certcli.test --http-listen "$listen" --json
 assert_eq 0 "$LAST_STATUS" "second issue exits 0 (stderr: $LAST_STDERR)"
 second="$LAST_STDOUT"
 assert_eq false "$(json_field "$second" account_created)" "the second issuance creates no account"
 assert_eq "$(json_field "$first" account)" "$(json_field "$second" account)" "the account URL is reused"
 assert_not_contains "$LAST_STDERR" "registering" "the second run must not register"
+assert_contains "$LAST_STDERR" "contacting $CERTCLI_TEST_DIRECTORY" "the second run uses the remembered CA"
 assert_eq "$accounts_before" "$(ls "$home/accounts")" "account directories"
 assert_eq 1 "$(grep -c '"event":"account.created"' "$home/activity.jsonl")" "account.created events"
 [[ "$(json_field "$first" serial)" != "$(json_field "$second" serial)" ]] || fail "the second issuance returned the same certificate"
