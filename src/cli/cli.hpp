@@ -23,31 +23,38 @@ struct GlobalOptions {
   bool staging = false;
   std::string ca_bundle;
   bool verbose = false;
+  // Set by a subcommand's --json: results and errors go to stdout as JSON.
+  bool json = false;
 };
 
 // What a subcommand needs from the outside world; built lazily so `--help` touches nothing.
 class Context {
  public:
-  explicit Context(const GlobalOptions& options) : options_(options) {}
+  explicit Context(GlobalOptions& options) : options_(options) {}
   store::Store& store();
   net::HttpClient& http();
   Clock& clock() { return clock_; }
   // The CA the command line names, if it names one (--ca, --directory or --staging).
   std::optional<lifecycle::CaSelection> ca() const;
-  const GlobalOptions& options() const { return options_; }
+  GlobalOptions& options() { return options_; }
 
  private:
-  const GlobalOptions& options_;
+  GlobalOptions& options_;
   SystemClock clock_;
   std::unique_ptr<store::Store> store_;
   std::unique_ptr<net::HttpClient> http_;
 };
+
+// Parses the command line into `options` and runs the chosen subcommand; throws Error.
+int run(int argc, char** argv, GlobalOptions& options);
 
 void register_domain_commands(CLI::App& app, Context& context);
 void register_issue_command(CLI::App& app, Context& context);
 void register_status_command(CLI::App& app, Context& context);
 
 int exit_code_for(ErrorKind kind);
+// The short name of a kind in JSON error output ("not_found").
+std::string kind_name(ErrorKind kind);
 // The table printed by `certcli --help` and written in the README.
 std::string exit_code_table();
 

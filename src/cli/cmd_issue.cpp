@@ -15,7 +15,6 @@ void register_issue_command(CLI::App& app, Context& context) {
     std::string http_listen;
     std::string webroot;
     int timeout_seconds = 180;
-    bool json = false;
   };
   auto args = std::make_shared<IssueArgs>();
   CLI::App* issue = app.add_subcommand("issue", "Obtain a certificate for an added domain from the CA");
@@ -31,7 +30,7 @@ void register_issue_command(CLI::App& app, Context& context) {
   issue->add_option("--timeout", args->timeout_seconds, "Seconds to wait for validation and for issuance")
       ->check(CLI::Range(1, 3600))
       ->capture_default_str();
-  issue->add_flag("--json", args->json, "Print the result as JSON");
+  issue->add_flag("--json", context.options().json, "Print the result as JSON");
   issue->callback([&context, args] {
     lifecycle::IssueRequest request;
     request.name = args->name;
@@ -54,7 +53,7 @@ void register_issue_command(CLI::App& app, Context& context) {
     auto result = lifecycle::issue_certificate(context.store(), context.clock(), context.http(), request, progress);
 
     const auto& cert = result.certificate;
-    if (args->json) {
+    if (context.options().json) {
       nlohmann::json out = {{"domain", result.record.name},
                             {"status", store::to_string(result.record.status)},
                             {"names", cert.sans},

@@ -48,7 +48,7 @@ void print_detail(const lifecycle::DomainStatus& status, TimePoint now) {
              r.phase == store::IssuePhase::none ? "" : fmt::format(" ({})", store::to_string(r.phase)),
              status.interrupted ? fmt::format(" — interrupted; `certcli issue {}` resumes it", r.name) : "");
   fmt::print("  names:    {}\n", fmt::join(r.names, ", "));
-  fmt::print("  challenge: {}{}\n", r.challenge.type,
+  fmt::print("  solver:   {}{}\n", r.challenge.type,
              !r.challenge.webroot.empty()       ? " via webroot " + r.challenge.webroot
              : !r.challenge.http_listen.empty() ? " on " + r.challenge.http_listen
                                                 : "");
@@ -72,16 +72,15 @@ void print_detail(const lifecycle::DomainStatus& status, TimePoint now) {
 void register_status_command(CLI::App& app, Context& context) {
   struct StatusArgs {
     std::string name;
-    bool json = false;
   };
   auto args = std::make_shared<StatusArgs>();
   CLI::App* status = app.add_subcommand("status", "Show each domain's certificate status (or one domain's)");
   status->add_option("name", args->name, "Only this domain");
-  status->add_flag("--json", args->json, "Print JSON: an object for one domain, an array for all");
+  status->add_flag("--json", context.options().json, "Print JSON: an object for one domain, an array for all");
   status->callback([&context, args] {
     auto statuses = lifecycle::domain_status(context.store(), args->name);
     TimePoint now = context.clock().now();
-    if (args->json) {
+    if (context.options().json) {
       nlohmann::json out = nlohmann::json::array();
       for (const auto& s : statuses) out.push_back(to_json(s));
       fmt::print("{}\n", (args->name.empty() ? out : out.front()).dump(2));

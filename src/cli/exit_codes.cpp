@@ -8,19 +8,20 @@ namespace {
 struct Row {
   ErrorKind kind;
   int code;
+  const char* name;
   const char* meaning;
 };
 
 constexpr Row kTable[] = {
-    {ErrorKind::internal, 1, "internal error (a bug; please report it)"},
-    {ErrorKind::usage, 2, "wrong command line, or a confirmation (such as --agree-tos) is missing"},
-    {ErrorKind::invalid_input, 3, "invalid input: a name, file or value is malformed"},
-    {ErrorKind::not_found, 4, "not found: the domain or account does not exist"},
-    {ErrorKind::state, 5, "state directory unreadable, damaged or locked by another certcli"},
-    {ErrorKind::network, 6, "the CA (or another peer) could not be reached"},
-    {ErrorKind::ca_rejected, 7, "the CA refused the request (its problem document is shown)"},
-    {ErrorKind::challenge, 8, "a challenge could not be presented or was judged invalid"},
-    {ErrorKind::crypto, 9, "a key, CSR or certificate could not be handled"},
+    {ErrorKind::internal, 1, "internal", "internal error (a bug; please report it)"},
+    {ErrorKind::usage, 2, "usage", "wrong command line, or a confirmation (such as --agree-tos) is missing"},
+    {ErrorKind::invalid_input, 3, "invalid_input", "invalid input: a name, file or value is malformed"},
+    {ErrorKind::not_found, 4, "not_found", "not found: the domain or account does not exist"},
+    {ErrorKind::state, 5, "state", "state directory unreadable, damaged or locked by another certcli"},
+    {ErrorKind::network, 6, "network", "the CA (or another peer) could not be reached"},
+    {ErrorKind::ca_rejected, 7, "ca_rejected", "the CA refused the request (its problem document is shown)"},
+    {ErrorKind::challenge, 8, "challenge", "a challenge could not be presented or was judged invalid"},
+    {ErrorKind::crypto, 9, "crypto", "a key, CSR or certificate could not be handled"},
 };
 
 }  // namespace
@@ -29,6 +30,12 @@ int exit_code_for(ErrorKind kind) {
   for (const auto& row : kTable)
     if (row.kind == kind) return row.code;
   return 1;
+}
+
+std::string kind_name(ErrorKind kind) {
+  for (const auto& row : kTable)
+    if (row.kind == kind) return row.name;
+  return "internal";
 }
 
 std::string exit_code_table() {

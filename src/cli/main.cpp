@@ -4,6 +4,7 @@
 
 #include <fmt/chrono.h>
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 #include <cstdio>
 #include <cstdlib>
@@ -36,10 +37,7 @@ std::string describe_time(TimePoint t, TimePoint now) {
   return fmt::format("{:%Y-%m-%d %H:%M} UTC ({})", t, when);
 }
 
-namespace {
-
-int run(int argc, char** argv) {
-  GlobalOptions options;
+int run(int argc, char** argv, GlobalOptions& options) {
   Context context(options);
 
   CLI::App app{"certcli — ACME certificates for this machine: add domains, issue certificates, see their status."};
@@ -88,21 +86,31 @@ int run(int argc, char** argv) {
   return 0;
 }
 
-}  // namespace
 }  // namespace certcli::cli
 
 int main(int argc, char** argv) {
+  certcli::cli::GlobalOptions options;
+  auto report = [&](certcli::ErrorKind kind, const std::string& message, const std::string& hint,
+                    const std::string& subject) {
+    int code = certcli::cli::exit_code_for(kind);
+    std::fflush(stdout);
+    if (options.json) {
+      // A pipeline reading --json gets the failure in the same channel as the result.
+      nlohmann::json error = {{"kind", certcli::cli::kind_name(kind)}, {"message", message}, {"hint", hint},
+                              {"exit_code", code}};
+      if (!subject.empty()) error["subject"] = subject;
+      fmt::print("{}\n", nlohmann::json{{"error", error}}.dump(2));
+    }
+    fmt::print(stderr, "certcli: error: {}\n", message);
+    if (!hint.empty()) fmt::print(stderr, "certcli: hint: {}\n", hint);
+    return code;
+  };
   try {
-    return certcli::cli::run(argc, argv);
+    return certcli::cli::run(argc, argv, options);
   } catch (const certcli::Error& e) {
-    std::fflush(stdout);
-    fmt::print(stderr, "certcli: error: {}\n", e.what());
-    if (!e.hint().empty()) fmt::print(stderr, "certcli: hint: {}\n", e.hint());
-    return certcli::cli::exit_code_for(e.kind());
+    return report(e.kind(), e.what(), e.hint(), e.subject());
   } catch (const std::exception& e) {
-    std::fflush(stdout);
-    fmt::print(stderr, "certcli: internal error: {}\ncertcli: hint: this is a bug; please report it with the command "
-                       "you ran\n", e.what());
-    return certcli::cli::exit_code_for(certcli::ErrorKind::internal);
+    return report(certcli::ErrorKind::internal, std::string("internal error: ") + e.what(),
+                  "this is a bug; please report it with the command you ran", "");
   }
 }

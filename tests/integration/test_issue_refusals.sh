@@ -25,7 +25,12 @@ assert_eq 4 "$LAST_STATUS" "exit code for a domain never added"
 assert_contains "$LAST_STDERR" "never.certcli.test has not been added"
 assert_contains "$LAST_STDERR" "certcli domain add never.certcli.test"
 assert_eq "$before" "$(state_snapshot "$home")" "state after a domain never added"
-echo "ok: a domain never added exits 4 with the command that fixes it, changes nothing"
+run_expect_fail certcli --directory "$CERTCLI_TEST_DIRECTORY" issue never.certcli.test --json
+assert_eq 4 "$LAST_STATUS" "exit code for a domain never added, with --json"
+assert_eq not_found "$(json_field "$LAST_STDOUT" error.kind)" "JSON error kind"
+assert_eq 4 "$(json_field "$LAST_STDOUT" error.exit_code)" "JSON error exit code"
+assert_contains "$(json_field "$LAST_STDOUT" error.hint)" "certcli domain add never.certcli.test"
+echo "ok: a domain never added exits 4 with the command that fixes it (also as JSON), changes nothing"
 
 run_expect_fail certcli --directory "$CERTCLI_TEST_DIRECTORY" issue quiet.certcli.test --http-listen "127.0.0.1:$CERTCLI_TEST_HTTP_PORT"
 assert_eq 2 "$LAST_STATUS" "exit code without --agree-tos"
