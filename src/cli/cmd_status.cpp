@@ -45,7 +45,10 @@ void print_detail(const lifecycle::DomainStatus& status, TimePoint now) {
   const auto& r = status.record;
   fmt::print("{}\n", r.name);
   fmt::print("  status:   {}{}{}\n", store::to_string(r.status),
-             r.phase == store::IssuePhase::none ? "" : fmt::format(" ({})", store::to_string(r.phase)),
+             // The phase says where an unfinished or failed run stopped; for ready it is noise.
+             r.phase == store::IssuePhase::none || r.status == store::CertificateStatus::ready
+                 ? ""
+                 : fmt::format(" ({})", store::to_string(r.phase)),
              status.interrupted ? fmt::format(" — interrupted; `certcli issue {}` resumes it", r.name) : "");
   fmt::print("  names:    {}\n", fmt::join(r.names, ", "));
   fmt::print("  solver:   {}{}\n", r.challenge.type,
