@@ -25,12 +25,14 @@ std::chrono::milliseconds retry_after(const net::HttpResponse& response, TimePoi
   auto value = response.header("retry-after");
   if (!value || value->empty()) return fallback;
   if (std::all_of(value->begin(), value->end(), [](char c) { return c >= '0' && c <= '9'; })) {
-    if (value->size() > 6) return kLongest;
-    return std::clamp<milliseconds>(seconds{std::stol(*value)}, kShortest, kLongest);
+    std::string digits = value->substr(std::min(value->find_first_not_of('0'), value->size()));
+    if (digits.size() > 6) return kLongest;
+    return std::clamp<milliseconds>(seconds{digits.empty() ? 0 : std::stol(digits)}, kShortest, kLongest);
   }
   std::tm tm{};
-  // RFC 9110 10.2.3 / 5.6.7: IMF-fixdate is the form servers must send.
-  if (!strptime(value->c_str(), "%a, %d %b %Y %H:%M:%S GMT", &tm)) return fallback;
+  // RFC 9110 10.2.3 / 5.6.7: IMF-fixdate is the form servers must send; nothing may follow it.
+  const char* end = strptime(value->c_str(), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+  if (!end || end != value->c_str() + value->size()) return fallback;
   auto when = TimePoint{seconds{timegm(&tm)}};
   return std::clamp<milliseconds>(when - now, kShortest, kLongest);
 }

@@ -39,6 +39,10 @@ TEST_CASE("Retry-After is honoured in seconds and as an HTTP date, within bounds
   CHECK(acme::retry_after(response, now, 700ms) == 1h);
   response.headers = {{"retry-after", "Tue, 25 Nov 2025 16:18:46 GMT"}};
   CHECK(acme::retry_after(response, now, 700ms) == 30s);
+  response.headers = {{"retry-after", "0000120"}};
+  CHECK(acme::retry_after(response, now, 700ms) == 120s);
+  response.headers = {{"retry-after", "Tue, 25 Nov 2025 16:18:46 GMTjunk"}};
+  CHECK(acme::retry_after(response, now, 700ms) == 700ms);
   response.headers = {{"retry-after", "soon"}};
   CHECK(acme::retry_after(response, now, 700ms) == 700ms);
 }
