@@ -102,7 +102,7 @@ complete -c certcli -l ca -x -d 'CA preset' -a '
     buypass\tBuypass
     buypass-staging\t"Buypass staging"'
 complete -c certcli -l staging -d "Use the preset's staging environment"
-complete -c certcli -l ca-bundle -r -F -d 'PEM file of extra trust anchors for a private CA'
+complete -c certcli -l ca-bundle -r -F -d 'PEM trust anchors replacing the system store, for a private CA'
 complete -c certcli -s v -l verbose -d 'Show every HTTP request made to the CA'
 
 # Commands.

@@ -30,7 +30,7 @@ struct HttpResponse {
 };
 
 struct HttpClientOptions {
-  std::string ca_bundle;            // PEM file of extra trust anchors; empty: system store
+  std::string ca_bundle;            // PEM trust anchors used instead of the system store; empty: system store
   long connect_timeout_seconds = 10;
   long total_timeout_seconds = 60;
   std::string user_agent = "certcli/" CERTCLI_VERSION;

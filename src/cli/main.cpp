@@ -55,7 +55,7 @@ int run(int argc, char** argv, GlobalOptions& options) {
                  "CA preset: letsencrypt (default), letsencrypt-staging, zerossl, google, google-staging, buypass, "
                  "buypass-staging");
   app.add_flag("--staging", options.staging, "Use the preset's staging environment");
-  app.add_option("--ca-bundle", options.ca_bundle, "PEM file of extra trust anchors for talking to a private CA")
+  app.add_option("--ca-bundle", options.ca_bundle, "PEM file of the trust anchors for the CA's HTTPS (replaces the system store; for a private CA)")
       ->envname("CERTCLI_CA_BUNDLE");
   app.add_flag("-v,--verbose", options.verbose, "Show every HTTP request made to the CA");
 

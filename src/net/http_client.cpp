@@ -61,8 +61,13 @@ std::string_view trim(std::string_view s) {
   return s;
 }
 
+// No ACME resource comes near this (a certificate chain is a few KiB); a peer sending more is
+// broken or hostile, and the transfer is cut off instead of filling memory.
+constexpr size_t kMaxBodyBytes = 4 << 20;
+
 size_t on_body(char* data, size_t size, size_t count, void* user) {
   auto* response = static_cast<HttpResponse*>(user);
+  if (response->body.size() + size * count > kMaxBodyBytes) return 0;  // curl reports CURLE_WRITE_ERROR
   response->body.append(data, size * count);
   return size * count;
 }
@@ -115,6 +120,8 @@ std::string hint_for(CURLcode code) {
       return "use an http:// or https:// URL";
     case CURLE_URL_MALFORMAT:
       return "check the URL for typos";
+    case CURLE_WRITE_ERROR:
+      return "the server sent a response larger than 4 MiB, which no ACME server does; check the URL";
     case CURLE_GOT_NOTHING:
     case CURLE_SEND_ERROR:
     case CURLE_RECV_ERROR:

@@ -439,3 +439,18 @@ TEST_CASE("HttpServer's destructor returns promptly while a client is connected 
   CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(1));
   ::close(silent);
 }
+
+TEST_CASE("HttpClient cuts off a response body larger than any ACME resource") {
+  HttpServer server("127.0.0.1", 0);
+  server.set_response("/big", std::string(5 << 20, 'x'));
+  server.set_response("/fits", std::string(1 << 20, 'y'));
+  HttpClient client;
+  CHECK(client.get(url(server.port(), "/fits")).body.size() == (1u << 20));
+  try {
+    client.get(url(server.port(), "/big"));
+    FAIL("a 5 MiB body was accepted");
+  } catch (const certcli::Error& e) {
+    CHECK(e.kind() == certcli::ErrorKind::network);
+    CHECK_THAT(e.hint(), Catch::Contains("larger than 4 MiB"));
+  }
+}
