@@ -2,6 +2,7 @@
 // fetch per Client, nonces taken from every response (HEAD newNonce only when the pool is
 // empty), and one keep-alive connection through the shared HttpClient.
 #include <certcli/acme.hpp>
+#include <certcli/interrupt.hpp>
 
 #include <fmt/format.h>
 
@@ -120,6 +121,7 @@ net::HttpResponse Client::post(const std::string& url, const std::optional<nlohm
   if (!account_key_) throw Error(ErrorKind::internal, "an ACME request was signed before use_account");
   if (!use_jwk && account_url_.empty()) throw Error(ErrorKind::internal, "a kid request was made without an account URL");
   for (int attempt = 1;; ++attempt) {
+    throw_if_stop_requested();
     nlohmann::json header = {{"alg", crypto::jws_algorithm(*account_key_)}, {"nonce", take_nonce()}, {"url", url}};
     if (use_jwk)
       header["jwk"] = crypto::public_jwk(*account_key_);

@@ -2,10 +2,13 @@
 // Error becomes a message and an exit code.
 #include "cli/cli.hpp"
 
+#include <certcli/interrupt.hpp>
+
 #include <fmt/chrono.h>
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 
@@ -88,7 +91,25 @@ int run(int argc, char** argv, GlobalOptions& options) {
 
 }  // namespace certcli::cli
 
+namespace {
+
+void on_stop_signal(int) { certcli::request_stop(); }
+
+// The first SIGINT/SIGTERM asks for a polite stop (cleanup, state saved, exit 130); the
+// handler then resets itself, so a second one ends certcli at once.
+void install_stop_handlers() {
+  struct sigaction action {};
+  action.sa_handler = on_stop_signal;
+  action.sa_flags = SA_RESETHAND;
+  sigemptyset(&action.sa_mask);
+  sigaction(SIGINT, &action, nullptr);
+  sigaction(SIGTERM, &action, nullptr);
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
+  install_stop_handlers();
   certcli::cli::GlobalOptions options;
   auto report = [&](certcli::ErrorKind kind, const std::string& message, const std::string& hint,
                     const std::string& subject) {

@@ -1,8 +1,10 @@
 // The real clock and RFC 3339 timestamps (ACME "expires", ARI windows, certificate dates).
 // All conversions go through std::chrono's civil calendar, so neither TZ nor the C locale matters.
 #include <certcli/clock.hpp>
+#include <certcli/interrupt.hpp>
 #include <certcli/error.hpp>
 
+#include <algorithm>
 #include <cstdio>
 #include <string_view>
 #include <thread>
@@ -56,7 +58,16 @@ TimePoint SystemClock::now() const {
   return std::chrono::time_point_cast<std::chrono::seconds>(std::chrono::system_clock::now());
 }
 
-void SystemClock::sleep_for(std::chrono::milliseconds duration) { std::this_thread::sleep_for(duration); }
+void SystemClock::sleep_for(std::chrono::milliseconds duration) {
+  // In slices, so that Ctrl-C during a long Retry-After wait takes effect at once.
+  constexpr std::chrono::milliseconds kSlice{100};
+  const auto end = std::chrono::steady_clock::now() + duration;
+  for (auto now = std::chrono::steady_clock::now(); now < end; now = std::chrono::steady_clock::now()) {
+    throw_if_stop_requested();
+    std::this_thread::sleep_for(std::min<std::chrono::steady_clock::duration>(end - now, kSlice));
+  }
+  throw_if_stop_requested();
+}
 
 std::string format_rfc3339(TimePoint t) {
   Fields f = split(t);

@@ -110,6 +110,16 @@ class Issuance {
   }
 
   void record_failure(const Error& error) {
+    if (error.kind() == ErrorKind::interrupted) {
+      // Not a failure of the domain: it stays "issuing" at its phase, which status shows as
+      // interrupted once this process has let go of the lock, and the next run resumes it.
+      try {
+        save();
+        activity("issue.interrupted", {{"phase", store::to_string(record_.phase)}});
+      } catch (const Error&) {
+      }
+      return;
+    }
     record_.status = CertificateStatus::failed;
     record_.error = store::RecordedError{error_type(error), error.what(), error.hint()};
     // The order URL stays: the next run asks the CA whether the order can still be resumed

@@ -1,6 +1,7 @@
 // HttpClient over one libcurl easy handle. Keeping the handle for the client's lifetime is what
 // gives us keep-alive: curl parks the connection in the handle's cache between transfers.
 #include <certcli/error.hpp>
+#include <certcli/interrupt.hpp>
 #include <certcli/net.hpp>
 
 #include <curl/curl.h>
@@ -32,7 +33,8 @@ void global_init() {
   static std::once_flag once;
   std::call_once(once, [] {
     CURLcode rc = curl_global_init(CURL_GLOBAL_DEFAULT);
-    if (rc != CURLE_OK) {
+    if (rc == CURLE_ABORTED_BY_CALLBACK) throw_if_stop_requested();
+  if (rc != CURLE_OK) {
       throw Error(ErrorKind::internal, std::string("cannot initialise libcurl: ") + curl_easy_strerror(rc));
     }
   });
@@ -71,6 +73,8 @@ size_t on_body(char* data, size_t size, size_t count, void* user) {
   response->body.append(data, size * count);
   return size * count;
 }
+
+int on_progress(void*, curl_off_t, curl_off_t, curl_off_t, curl_off_t) { return stop_requested() ? 1 : 0; }
 
 size_t on_header(char* data, size_t size, size_t count, void* user) {
   auto* response = static_cast<HttpResponse*>(user);
@@ -177,6 +181,10 @@ HttpClient::HttpClient(HttpClientOptions options) : options_(std::move(options))
   setopt(h, CURLOPT_SUPPRESS_CONNECT_HEADERS, 1L);
   // No CURLOPT_PROXY on purpose: curl then reads HTTPS_PROXY/https_proxy/http_proxy/NO_PROXY
   // from the environment itself, which is the behaviour users of curl-based tools expect.
+  // libcurl calls this about once a second and more often while data flows; a non-zero answer
+  // aborts the transfer (CURLE_ABORTED_BY_CALLBACK), which is how Ctrl-C reaches a request.
+  setopt(h, CURLOPT_NOPROGRESS, 0L);
+  setopt(h, CURLOPT_XFERINFOFUNCTION, &on_progress);
   setopt(h, CURLOPT_WRITEFUNCTION, &on_body);
   setopt(h, CURLOPT_HEADERFUNCTION, &on_header);
 }
