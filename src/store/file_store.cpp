@@ -87,7 +87,9 @@ class FileStore final : public Store {
     if (::ftruncate(fd, 0) != 0 || ::pwrite(fd, pid.data(), pid.size(), 0) < 0) {
       // The pid is only a courtesy for the message above; the flock is what protects.
     }
-    return std::make_unique<FileLock>(fd);
+    auto lock = std::make_unique<FileLock>(fd);
+    sweep_temporary_files();
+    return lock;
   }
 
   bool is_locked() const override {
@@ -227,6 +229,21 @@ class FileStore final : public Store {
   std::string live_location(const std::string& name) const override { return (domain_dir(name) / "live").string(); }
 
  private:
+  // A writer killed between mkstemp and rename leaves ".NAME.tmp-XXXXXX" behind; every writer
+  // holds the lock, so with the lock held no such file can belong to a live writer.
+  void sweep_temporary_files() {
+    std::error_code ec;
+    std::vector<fs::path> stale;
+    for (auto it = fs::recursive_directory_iterator(home_, ec); !ec && it != fs::recursive_directory_iterator();
+         it.increment(ec)) {
+      std::string file = it->path().filename().string();
+      bool temporary = (file.starts_with(".") && file.size() > 11 && file.compare(file.size() - 11, 5, ".tmp-") == 0) ||
+                       file == ".live.tmp";
+      if (temporary && !it->is_directory(ec)) stale.push_back(it->path());
+    }
+    for (const auto& path : stale) fs::remove(path, ec);
+  }
+
   fs::path domain_dir(const std::string& name) const { return home_ / "domains" / checked_domain_dir(name); }
   fs::path account_dir(const std::string& ca_id) const {
     check_ca_id(ca_id);

@@ -177,3 +177,16 @@ TEST_CASE("the store refuses names that were not validated") {
   CHECK_THROWS_AS(store->load_domain("../escape"), Error);
   CHECK_THROWS_AS(store->load_domain("Example.com"), Error);
 }
+
+TEST_CASE("taking the lock sweeps temporary files a killed writer left behind") {
+  TempDir dir;
+  auto store = store::open_file_store(dir.path);
+  store->save_domain(sample_record());
+  fs::path domain_dir = dir.path / "domains" / "example.com";
+  store::write_file_atomic(domain_dir / ".domain.toml.tmp-AbC123", "half", fs::perms::owner_read);
+  store::write_file_atomic(dir.path / ".keep-me", "not ours", fs::perms::owner_read);
+  { auto lock = store->lock(std::chrono::seconds{1}); }
+  CHECK_FALSE(fs::exists(domain_dir / ".domain.toml.tmp-AbC123"));
+  CHECK(fs::exists(domain_dir / "domain.toml"));
+  CHECK(fs::exists(dir.path / ".keep-me"));
+}
