@@ -154,6 +154,22 @@ use_certcli() {
   certcli() { "$CERTCLI_BIN" --home "$home" --directory "$CERTCLI_TEST_DIRECTORY" --ca-bundle "$CERTCLI_TEST_CA_BUNDLE" "$@"; }
 }
 
+# start_webroot_server DIR — a plain web server for DIR on 127.0.0.1:$CERTCLI_TEST_HTTP_PORT (the
+# port Pebble validates http-01 on), as an operator's web server would be for --webroot.
+# harness_stop stops it.
+start_webroot_server() {
+  mkdir -p "$1"
+  "$HARNESS_PYTHON" -m http.server --bind 127.0.0.1 --directory "$1" "$CERTCLI_TEST_HTTP_PORT" \
+    >"$HARNESS_DIR/webroot-server.log" 2>&1 &
+  _HARNESS_WEB_PIDS="${_HARNESS_WEB_PIDS:-} $!"
+  local _
+  for _ in $(seq 50); do
+    curl --noproxy '*' -s -o /dev/null "http://127.0.0.1:$CERTCLI_TEST_HTTP_PORT/" && return 0
+    sleep 0.1
+  done
+  fail "the webroot server did not start (see $HARNESS_DIR/webroot-server.log)"
+}
+
 # ---------------------------------------------------------------------------------------
 # Internals
 # ---------------------------------------------------------------------------------------
@@ -540,6 +556,9 @@ harness_stop() {
   if [[ "${_HARNESS_REUSED:-0}" == 1 ]]; then
     return "$rc"
   fi
+  local pid
+  for pid in ${_HARNESS_WEB_PIDS:-}; do kill "$pid" 2>/dev/null || true; done
+  _HARNESS_WEB_PIDS=""
   _harness_kill_servers
   if [[ -n "${HARNESS_DIR:-}" && -d "$HARNESS_DIR" ]]; then
     if [[ "${CERTCLI_KEEP_TEST_DIR:-0}" == 1 ]]; then

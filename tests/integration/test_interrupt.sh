@@ -8,11 +8,7 @@ harness_start
 use_certcli
 
 webroot="$HARNESS_DIR/webroot"
-mkdir -p "$webroot"
-"$HARNESS_PYTHON" -m http.server --bind 127.0.0.1 --directory "$webroot" "$CERTCLI_TEST_HTTP_PORT" >"$HARNESS_DIR/web.log" 2>&1 &
-web_pid=$!
-trap 'kill $web_pid 2>/dev/null || true; harness_stop' EXIT
-for _ in $(seq 50); do curl --noproxy '*' -s -o /dev/null "http://127.0.0.1:$CERTCLI_TEST_HTTP_PORT/" && break; sleep 0.1; done
+start_webroot_server "$webroot"
 progress="$HARNESS_DIR/progress.fifo"
 mkfifo "$progress"
 

@@ -79,11 +79,7 @@ echo "ok: an RS256 account issues a certificate with an RSA key"
 
 # The webroot solver, with a real web server serving the webroot on the port Pebble checks.
 webroot="$HARNESS_DIR/webroot"
-mkdir -p "$webroot"
-"$HARNESS_PYTHON" -m http.server --bind 127.0.0.1 --directory "$webroot" "$CERTCLI_TEST_HTTP_PORT" >"$HARNESS_DIR/webroot.log" 2>&1 &
-web_pid=$!
-trap 'kill $web_pid 2>/dev/null || true; harness_stop' EXIT
-for _ in $(seq 50); do curl --noproxy '*' -s -o /dev/null "http://127.0.0.1:$CERTCLI_TEST_HTTP_PORT/" && break; sleep 0.1; done
+start_webroot_server "$webroot"
 certcli domain add static.certcli.test --webroot "$webroot" >/dev/null
 run_capture certcli issue static.certcli.test --json
 assert_eq 0 "$LAST_STATUS" "webroot issue exits 0 (stderr: $LAST_STDERR)"
