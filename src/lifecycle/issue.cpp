@@ -54,17 +54,18 @@ std::unique_ptr<challenge::Solver> make_solver(const store::ChallengeConfig& con
 class Issuance {
  public:
   Issuance(store::Store& store, Clock& clock, net::HttpClient& http, const IssueRequest& request,
-           CaSelection ca, const Progress& progress)
-      : store_(store), clock_(clock), request_(request), ca_(std::move(ca)), progress_(progress),
-        client_(http, clock, ca_.directory_url) {}
+           const Progress& progress)
+      : store_(store), clock_(clock), http_(http), request_(request), progress_(progress) {}
 
   IssueResult run() {
     // Preconditions first; nothing is written until they hold.
     record_ = require_domain(store_, request_.name);
     if (request_.challenge) record_.challenge = *request_.challenge;
     check_contacts(request_.contacts);
+    ca_ = choose_ca();
+    client_.emplace(http_, clock_, ca_.directory_url);
     say(fmt::format("contacting {}", ca_.directory_url));
-    const acme::Directory& directory = client_.directory();
+    const acme::Directory& directory = client_->directory();
     refuse_unagreed_registration(directory);
 
     auto lock = store_.lock(std::chrono::seconds{60});
@@ -132,6 +133,14 @@ class Issuance {
     }
   }
 
+  // The CA named on the command line, else the one the domain was last ordered from (so a
+  // domain tried on staging never moves to production unasked), else Let's Encrypt.
+  CaSelection choose_ca() const {
+    if (request_.ca) return *request_.ca;
+    if (!record_.directory_url.empty()) return select_ca("", record_.directory_url, false);
+    return select_ca("", "", false);
+  }
+
   // Checked before the lock is taken too, so that a run refused for this writes nothing.
   void refuse_unagreed_registration(const acme::Directory& directory) const {
     if (store_.load_account(ca_.id) || directory.terms_of_service.empty() || request_.agree_to_terms) return;
@@ -147,14 +156,14 @@ class Issuance {
     auto key_pem = store_.load_account_key(ca_.id);
     if (account && key_pem) {
       account_key_ = crypto::PrivateKey::from_pem(*key_pem);
-      client_.use_account(*account_key_, account->url);
+      client_->use_account(*account_key_, account->url);
       return;
     }
     refuse_unagreed_registration(directory);
     say("registering a new account");
     account_key_ = crypto::PrivateKey::generate(request_.account_key_type);
-    client_.use_account(*account_key_);
-    acme::Account created = client_.register_account(request_.contacts, request_.agree_to_terms);
+    client_->use_account(*account_key_);
+    acme::Account created = client_->register_account(request_.contacts, request_.agree_to_terms);
     store::AccountRecord record{created.url, ca_.directory_url, request_.contacts,
                                 crypto::key_type_name(request_.account_key_type), clock_.now()};
     store_.save_account(ca_.id, record, account_key_->to_pem());
@@ -169,7 +178,7 @@ class Issuance {
   std::optional<acme::Order> resumable_order() {
     if (record_.order_url.empty() || record_.directory_url != ca_.directory_url) return std::nullopt;
     try {
-      acme::Order order = client_.fetch_order(record_.order_url);
+      acme::Order order = client_->fetch_order(record_.order_url);
       std::vector<std::string> ordered;
       for (const auto& id : order.identifiers) ordered.push_back(id.value);
       std::vector<std::string> wanted = record_.names;
@@ -202,7 +211,7 @@ class Issuance {
       say(fmt::format("resuming order {}", order->url));
     } else {
       say(fmt::format("ordering a certificate for {}", fmt::join(record_.names, ", ")));
-      order = client_.new_order(record_.names);
+      order = client_->new_order(record_.names);
       pending_key.reset();  // a new order gets a new key
       record_.order_url = order->url;
       record_.directory_url = ca_.directory_url;
@@ -221,26 +230,26 @@ class Issuance {
     if (order->status == "pending" || order->status == "ready") {
       say("finalizing");
       try {
-        *order = client_.finalize(*order, crypto::make_csr_der(key, record_.names));
+        *order = client_->finalize(*order, crypto::make_csr_der(key, record_.names));
       } catch (const acme::AcmeError& e) {
         if (e.problem().short_type() != "orderNotReady") throw;
-        *order = client_.wait_for_order(order->url, request_.validation_timeout);
-        if (order->status == "ready") *order = client_.finalize(*order, crypto::make_csr_der(key, record_.names));
+        *order = client_->wait_for_order(order->url, request_.validation_timeout);
+        if (order->status == "ready") *order = client_->finalize(*order, crypto::make_csr_der(key, record_.names));
       }
     }
     if (order->status == "processing" || order->status == "pending")
-      *order = client_.wait_for_order(order->url, request_.validation_timeout);
+      *order = client_->wait_for_order(order->url, request_.validation_timeout);
     if (order->status != "valid" || order->certificate_url.empty())
       throw Error(ErrorKind::ca_rejected,
                   fmt::format("the order ended {}{}", order->status, order->error ? ": " + order->error->describe() : ""),
                   "run the command again to start a new order", record_.name);
 
     say("downloading the certificate");
-    std::string chain_pem = client_.download_certificate(order->certificate_url);
+    std::string chain_pem = client_->download_certificate(order->certificate_url);
     install(key, chain_pem, result);
-    result.account_url = client_.account_url();
+    result.account_url = client_->account_url();
     result.account_created = account_created_;
-    result.acme_requests = client_.request_count();
+    result.acme_requests = client_->request_count();
     return result;
   }
 
@@ -265,7 +274,7 @@ class Issuance {
     };
     try {
       for (const auto& url : order.authorization_urls) {
-        acme::Authorization authz = client_.fetch_authorization(url);
+        acme::Authorization authz = client_->fetch_authorization(url);
         const std::string& name = authz.identifier.value;
         if (authz.status == "valid") {
           say(fmt::format("{} is already validated", name));
@@ -282,14 +291,14 @@ class Issuance {
         if (challenge == authz.challenges.end())
           throw Error(ErrorKind::challenge, fmt::format("the CA offers no {} challenge for {}", solver->challenge_type(), name),
                       "choose a challenge type the CA offers for this name", name);
-        pending.push_back({url, {name, challenge->token, client_.key_authorization(challenge->token)}});
+        pending.push_back({url, {name, challenge->token, client_->key_authorization(challenge->token)}});
         say(fmt::format("validating {} with {}", name, solver->describe()));
         solver->present(pending.back().task);
-        if (challenge->status == "pending") client_.answer_challenge(*challenge);
+        if (challenge->status == "pending") client_->answer_challenge(*challenge);
       }
       if (!pending.empty()) clock_.sleep_for(kFirstPollDelay);
       for (const auto& p : pending) {
-        acme::Authorization authz = client_.wait_for_authorization(p.url, request_.validation_timeout);
+        acme::Authorization authz = client_->wait_for_authorization(p.url, request_.validation_timeout);
         if (authz.status == "valid") continue;
         record_.order_url.clear();  // an invalid authorization makes the order invalid (RFC 8555 7.1.6)
         acme::Problem problem{"urn:ietf:params:acme:error:incorrectResponse", "no reason given", 0, {}};
@@ -345,10 +354,11 @@ class Issuance {
 
   store::Store& store_;
   Clock& clock_;
+  net::HttpClient& http_;
   const IssueRequest& request_;
-  const CaSelection ca_;
   const Progress& progress_;
-  acme::Client client_;
+  CaSelection ca_;                     // chosen in run(), once the domain's record is read
+  std::optional<acme::Client> client_;  // built for ca_
   store::DomainRecord record_;
   std::optional<crypto::PrivateKey> account_key_;
   bool account_created_ = false;
@@ -358,14 +368,7 @@ class Issuance {
 
 IssueResult issue_certificate(store::Store& store, Clock& clock, net::HttpClient& http, const IssueRequest& request,
                               const Progress& progress) {
-  CaSelection ca;
-  if (request.ca) {
-    ca = *request.ca;
-  } else {
-    std::string remembered = require_domain(store, request.name).directory_url;
-    ca = remembered.empty() ? select_ca("", "", false) : select_ca("", remembered, false);
-  }
-  return Issuance(store, clock, http, request, std::move(ca), progress).run();
+  return Issuance(store, clock, http, request, progress).run();
 }
 
 }  // namespace certcli::lifecycle
