@@ -320,9 +320,14 @@ class Issuance {
     std::vector<std::string> certificates = crypto::split_pem_certificates(chain_pem);
     if (certificates.empty())
       throw Error(ErrorKind::ca_rejected, "the CA's certificate download held no certificate", "try again later");
-    if (!crypto::key_matches_certificate(key, certificates.front()))
-      throw Error(ErrorKind::ca_rejected, "the CA issued a certificate for a different key than the one requested",
-                  "report this to the CA; nothing was installed");
+    if (!crypto::key_matches_certificate(key, certificates.front())) {
+      // The order cannot yield a usable certificate any more (its key is gone): drop it so the
+      // next run orders anew instead of downloading the same mismatch again.
+      record_.order_url.clear();
+      store_.remove_pending_key(record_.name);
+      throw Error(ErrorKind::ca_rejected, "the certificate from the CA does not match the key certcli kept for this order",
+                  "run the command again to order a new certificate; nothing was installed");
+    }
     crypto::CertificateInfo info = crypto::parse_certificate(certificates.front());
     store::CertificateFiles files;
     files.certificate = certificates.front();

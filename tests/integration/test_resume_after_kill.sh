@@ -80,3 +80,22 @@ if [[ "$LAST_STDERR" != *"resuming order"* ]]; then
 fi
 check_live "$name"
 echo "ok: after a kill while validating, the next issue finishes ($(grep -o 'resuming order\|cannot be resumed' <<<"$LAST_STDERR"))"
+
+# 3. Killed as it finalizes, then the kept key is lost (deleted by hand): the next run either
+#    finalizes with a new key, or finds the certificate does not match, says so and drops the
+#    order; the run after that orders anew. Never a loop of the same mismatch.
+name=$(kill_during "finalizing" lost)
+rm -f "$home/domains/$name/pending/key.pem"
+run_capture certcli issue "$name" --http-listen "$listen"
+outcome="finalized with a new key"
+if ((LAST_STATUS != 0)); then
+  outcome="mismatch reported, then ordered anew"
+  assert_eq 7 "$LAST_STATUS" "exit code when the kept key is gone (stderr: $LAST_STDERR)"
+  assert_contains "$LAST_STDERR" "does not match the key certcli kept"
+  assert_eq null "$(json_field "$(certcli status "$name" --json)" order_url)" "the unusable order is dropped"
+  run_capture certcli issue "$name" --http-listen "$listen"
+  assert_eq 0 "$LAST_STATUS" "the run after a key mismatch exits 0 (stderr: $LAST_STDERR)"
+  assert_contains "$LAST_STDERR" "ordering a certificate for $name"
+fi
+check_live "$name"
+echo "ok: a lost order key costs at most one failed run, never a loop ($outcome)"
