@@ -15,6 +15,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace certcli::acme {
@@ -60,6 +61,33 @@ class AcmeError : public Error {
   Problem problem_;
 };
 
+// The CA sent a value certcli must not use: a token outside base64url or of an absurd length,
+// a URL of another scheme, an unknown status, an identifier that is not a name. Thrown where
+// the object is parsed, so no solver, path or hook ever sees such a value; the order it came
+// with is poisoned and is not resumed. Kind ca_rejected.
+class CaMisbehaved : public Error {
+ public:
+  CaMisbehaved(std::string message, std::string subject);
+};
+
+// The CA asked certcli to wait (Retry-After on a poll, a 429 or a 503) until a time past this
+// run's budget. Nothing is wrong with the order: it is kept, and a later run resumes it.
+class RetryLater : public Error {
+ public:
+  RetryLater(std::string what_waits, TimePoint retry_at, std::string subject);
+  TimePoint retry_at() const { return retry_at_; }
+
+ private:
+  TimePoint retry_at_;
+};
+
+// Who sent an ACME object: named in every error about it, and the URL scheme its links must
+// use (the directory's own; https for every public CA).
+struct Sender {
+  std::string name = "the CA";       // "the CA at https://acme.example/directory"
+  std::string url_scheme = "https";
+};
+
 struct Identifier {
   std::string type;  // "dns"
   std::string value;
@@ -102,14 +130,19 @@ struct Account {
 nlohmann::json make_jws(const crypto::PrivateKey& key, const nlohmann::json& protected_header,
                         const std::string& payload);
 
-// How long to wait before polling again: Retry-After (seconds or HTTP-date) when present and
-// sane, else `fallback`. Capped so a hostile header cannot park certcli for days.
-std::chrono::milliseconds retry_after(const net::HttpResponse& response, TimePoint now,
-                                      std::chrono::milliseconds fallback);
+// When the CA asks to be asked again: Retry-After as delay-seconds or an IMF-fixdate (RFC 9110
+// 10.2.3), or nullopt when the header is absent or malformed. Not capped: the caller compares it
+// with its own deadline and stops, rather than sleeping, when the CA asks for more than is left.
+std::optional<TimePoint> requested_retry_time(const net::HttpResponse& response, TimePoint now);
 
 class Client {
  public:
   Client(net::HttpClient& http, Clock& clock, std::string directory_url);
+
+  // The run's budget for waiting on the CA (polls, Retry-After of a 429 or 503), from now.
+  // A wait the CA asks for beyond it is not slept through: RetryLater is thrown instead.
+  // Three minutes unless set.
+  void set_time_budget(std::chrono::seconds budget);
 
   // Fetched once per Client, on first use. Throws Error{network} or Error{ca_rejected} with
   // a hint when the URL does not serve an ACME directory.
@@ -128,11 +161,11 @@ class Client {
   Authorization fetch_authorization(const std::string& url);
   // Tells the CA the challenge is ready to be validated (RFC 8555 7.5.1).
   void answer_challenge(const Challenge& challenge);
-  // Polls until the authorization leaves "pending"; honours Retry-After.
-  Authorization wait_for_authorization(const std::string& url, std::chrono::seconds timeout);
+  // Polls until the authorization leaves "pending"; honours Retry-After within the budget.
+  Authorization wait_for_authorization(const std::string& url);
   Order finalize(const Order& order, const std::string& csr_der);
-  // Polls until the order leaves "pending"/"processing"; honours Retry-After.
-  Order wait_for_order(const std::string& url, std::chrono::seconds timeout);
+  // Polls until the order leaves "pending"/"processing"; honours Retry-After within the budget.
+  Order wait_for_order(const std::string& url);
   // The PEM chain: leaf first.
   std::string download_certificate(const std::string& url);
 
@@ -147,10 +180,16 @@ class Client {
   net::HttpResponse post(const std::string& url, const std::optional<nlohmann::json>& payload,
                          bool use_jwk = false);
   // POST-as-GET `url` until its "status" is settled, waiting Retry-After (or a growing
-  // backoff) between polls; throws timed_out(last body) past `timeout`.
-  nlohmann::json poll(const std::string& url, const char* what, std::chrono::seconds timeout,
+  // backoff) between polls; throws timed_out(last body) when the budget runs out, and
+  // RetryLater when the CA asks for a wait past it.
+  nlohmann::json poll(const std::string& url, const char* what,
                       const std::function<bool(const std::string& status)>& settled,
                       const std::function<Error(const nlohmann::json& body)>& timed_out);
+  // For a 429 or 503 with Retry-After: waits as asked (within the budget) and says to retry.
+  bool retry_when_asked(const net::HttpResponse& response, const std::string& url, const std::string& request, int& retries);
+  // Sleeps until `retry_at` when that is within the budget; else throws RetryLater.
+  void wait_until(TimePoint retry_at, const std::string& what_waits, const std::string& subject);
+  std::string checked_location(const net::HttpResponse& response, const char* what) const;
   std::string take_nonce();
   void remember_nonce(const net::HttpResponse& response);
   [[noreturn]] void throw_problem(const net::HttpResponse& response, const std::string& context);
@@ -163,9 +202,23 @@ class Client {
   const crypto::PrivateKey* account_key_ = nullptr;
   std::string account_url_;
   std::vector<std::string> nonce_pool_;
+  Sender sender_;
+  std::chrono::seconds budget_{180};
+  TimePoint deadline_;
 };
 
-Order parse_order(const nlohmann::json& body, std::string url);
-Authorization parse_authorization(const nlohmann::json& body, std::string url);
+// Parse and validate what a CA sent; throw CaMisbehaved naming `sender` and the bad value.
+// Challenges of types certcli does not know are dropped: it could not answer them anyway, and
+// their fields follow rules certcli cannot check.
+Order parse_order(const nlohmann::json& body, std::string url, const Sender& sender = {});
+Authorization parse_authorization(const nlohmann::json& body, std::string url, const Sender& sender = {});
+// A URL a CA sent (a Location header, a link in an object): absolute, of the sender's scheme,
+// printable ASCII without spaces, at most 2048 characters. Throws CaMisbehaved.
+std::string check_ca_url(const std::string& url, const std::string& what, const Sender& sender);
+// A challenge token (RFC 8555 8.1): base64url without padding, 22 (128 bits) to 256 characters.
+// Throws CaMisbehaved.
+void check_token(const std::string& token, const std::string& what, const Sender& sender);
+// For messages: `text` quoted, control characters escaped, cut after 64 characters.
+std::string quote_ca_text(std::string_view text);
 
 }  // namespace certcli::acme

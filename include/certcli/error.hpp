@@ -19,6 +19,7 @@ enum class ErrorKind {
   challenge,    // a challenge could not be presented or was judged invalid
   crypto,       // key, CSR or certificate handling failed
   internal,     // a bug: an invariant did not hold
+  retry_later,  // the CA asked certcli to wait past this run's budget; run again after that time
   interrupted,  // SIGINT or SIGTERM asked certcli to stop
 };
 

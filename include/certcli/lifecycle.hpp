@@ -62,7 +62,9 @@ struct IssueRequest {
   // From --http-listen / --webroot; replaces the stored challenge settings for this run and
   // is saved with the domain, so that renewals use the same.
   std::optional<store::ChallengeConfig> challenge;
-  std::chrono::seconds validation_timeout{180};
+  // How long this run may wait on the CA in all (polls, Retry-After). A CA that asks for a
+  // longer wait gets RetryLater: the order is kept for the next run.
+  std::chrono::seconds time_budget{180};
 };
 
 struct IssueResult {

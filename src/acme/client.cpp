@@ -35,11 +35,37 @@ std::string hint_for(const Problem& problem, const std::string& context) {
 }  // namespace
 
 Client::Client(net::HttpClient& http, Clock& clock, std::string directory_url)
-    : http_(http), clock_(clock), directory_url_(std::move(directory_url)) {}
+    : http_(http), clock_(clock), directory_url_(std::move(directory_url)), deadline_(clock_.now() + budget_) {
+  sender_.name = fmt::format("the CA at {}", directory_url_);
+  if (auto scheme_end = directory_url_.find("://"); scheme_end != std::string::npos)
+    sender_.url_scheme = directory_url_.substr(0, scheme_end);
+}
+
+void Client::set_time_budget(std::chrono::seconds budget) {
+  budget_ = budget;
+  deadline_ = clock_.now() + budget;
+}
+
+bool Client::retry_when_asked(const net::HttpResponse& response, const std::string& url, const std::string& request,
+                              int& retries) {
+  // 429 and 503 with Retry-After (RFC 8555 6.6, RFC 9110 15.6.4): wait as asked and try once
+  // more, a few times at most, and only while the wait fits the run.
+  constexpr int kMostRetries = 3;
+  if (response.status != 429 && response.status != 503) return false;
+  auto asked = requested_retry_time(response, clock_.now());
+  if (!asked || retries >= kMostRetries) return false;
+  ++retries;
+  wait_until(*asked, fmt::format("{} was answered HTTP {}", request, response.status), url);
+  return true;
+}
 
 const Directory& Client::directory() {
   if (directory_) return *directory_;
-  net::HttpResponse response = http_.get(directory_url_);
+  net::HttpResponse response;
+  for (int retries = 0;;) {
+    response = http_.get(directory_url_);
+    if (!retry_when_asked(response, directory_url_, "GET " + directory_url_, retries)) break;
+  }
   remember_nonce(response);
   const std::string hint = "check the directory URL (--directory or --ca); it must be the CA's ACME directory";
   if (response.status != 200)
@@ -48,7 +74,8 @@ const Directory& Client::directory() {
                 directory_url_);
   nlohmann::json body = nlohmann::json::parse(response.body, nullptr, /*allow_exceptions=*/false);
   auto url_of = [&](const char* key) {
-    return body.is_object() && body.contains(key) && body[key].is_string() ? body[key].get<std::string>() : std::string();
+    if (!body.is_object() || !body.contains(key) || !body[key].is_string()) return std::string();
+    return check_ca_url(body[key].get<std::string>(), fmt::format("a directory whose {} is", key), sender_);
   };
   Directory dir;
   dir.new_nonce = url_of("newNonce");
@@ -87,7 +114,11 @@ void Client::remember_nonce(const net::HttpResponse& response) {
 
 std::string Client::take_nonce() {
   if (nonce_pool_.empty()) {
-    net::HttpResponse response = http_.head(directory().new_nonce);
+    net::HttpResponse response;
+    for (int retries = 0;;) {
+      response = http_.head(directory().new_nonce);
+      if (!retry_when_asked(response, directory().new_nonce, "HEAD " + directory().new_nonce, retries)) break;
+    }
     remember_nonce(response);
     if (nonce_pool_.empty())
       throw Error(ErrorKind::ca_rejected, fmt::format("{} gave no Replay-Nonce (HTTP {})", directory().new_nonce, response.status),
@@ -120,6 +151,7 @@ void Client::throw_problem(const net::HttpResponse& response, const std::string&
 net::HttpResponse Client::post(const std::string& url, const std::optional<nlohmann::json>& payload, bool use_jwk) {
   if (!account_key_) throw Error(ErrorKind::internal, "an ACME request was signed before use_account");
   if (!use_jwk && account_url_.empty()) throw Error(ErrorKind::internal, "a kid request was made without an account URL");
+  int retries = 0;
   for (int attempt = 1;; ++attempt) {
     throw_if_stop_requested();
     nlohmann::json header = {{"alg", crypto::jws_algorithm(*account_key_)}, {"nonce", take_nonce()}, {"url", url}};
@@ -132,10 +164,12 @@ net::HttpResponse Client::post(const std::string& url, const std::optional<nlohm
     remember_nonce(response);
     if (response.status < 400) return response;
     nlohmann::json body = nlohmann::json::parse(response.body, nullptr, false);
+    Problem problem = Problem::from_json(body, static_cast<int>(response.status));
     // RFC 8555 6.5: a badNonce answer carries a fresh nonce, so retrying costs no extra request.
-    if (Problem::from_json(body, static_cast<int>(response.status)).short_type() == "badNonce" &&
-        attempt < kBadNonceAttempts)
-      continue;
+    if (problem.short_type() == "badNonce" && attempt < kBadNonceAttempts) continue;
+    std::string request = fmt::format("POST {}", url);
+    if (!problem.type.empty()) request += fmt::format(" ({})", problem.describe());
+    if (retry_when_asked(response, url, request, retries)) continue;
     throw_problem(response, fmt::format("POST {}", url));
   }
 }
@@ -149,11 +183,8 @@ Account Client::register_account(const std::vector<std::string>& contacts, bool 
   net::HttpResponse response = post(directory().new_account, payload, /*use_jwk=*/true);
   nlohmann::json body = parse_body(response, "newAccount");
   Account account;
-  account.url = response.header("location").value_or("");
-  if (account.url.empty())
-    throw Error(ErrorKind::ca_rejected, "the CA created an account but sent no Location header",
-                "the CA is misbehaving; try again later or report it to the CA");
-  account.status = body.value("status", "");
+  account.url = checked_location(response, "an account");
+  account.status = body.contains("status") && body["status"].is_string() ? body["status"].get<std::string>() : "";
   if (body.contains("contact") && body["contact"].is_array())
     for (const auto& c : body["contact"])
       if (c.is_string()) account.contacts.push_back(c);
@@ -166,19 +197,23 @@ Order Client::new_order(const std::vector<std::string>& dns_names) {
   nlohmann::json identifiers = nlohmann::json::array();
   for (const auto& name : dns_names) identifiers.push_back({{"type", "dns"}, {"value", name}});
   net::HttpResponse response = post(directory().new_order, nlohmann::json{{"identifiers", identifiers}});
+  std::string url = checked_location(response, "an order");
+  return parse_order(parse_body(response, "newOrder"), url, sender_);
+}
+
+std::string Client::checked_location(const net::HttpResponse& response, const char* what) const {
   std::string url = response.header("location").value_or("");
   if (url.empty())
-    throw Error(ErrorKind::ca_rejected, "the CA created an order but sent no Location header",
-                "the CA is misbehaving; try again later or report it to the CA");
-  return parse_order(parse_body(response, "newOrder"), url);
+    throw CaMisbehaved(fmt::format("{} created {} but sent no Location header", sender_.name, what), directory_url_);
+  return check_ca_url(url, fmt::format("{} at", what), sender_);
 }
 
 Order Client::fetch_order(const std::string& url) {
-  return parse_order(parse_body(post(url, std::nullopt), "order"), url);
+  return parse_order(parse_body(post(url, std::nullopt), "order"), url, sender_);
 }
 
 Authorization Client::fetch_authorization(const std::string& url) {
-  return parse_authorization(parse_body(post(url, std::nullopt), "authorization"), url);
+  return parse_authorization(parse_body(post(url, std::nullopt), "authorization"), url, sender_);
 }
 
 void Client::answer_challenge(const Challenge& challenge) {
@@ -186,49 +221,66 @@ void Client::answer_challenge(const Challenge& challenge) {
   post(challenge.url, nlohmann::json::object());
 }
 
-nlohmann::json Client::poll(const std::string& url, const char* what, std::chrono::seconds timeout,
+void Client::wait_until(TimePoint retry_at, const std::string& what_waits, const std::string& subject) {
+  // The CA's wish is honoured only while it fits the run: sleeping through a wait that ends
+  // after the budget helps nobody, and a timer-driven run must end to be retried.
+  if (retry_at > deadline_) throw RetryLater(what_waits, retry_at, subject);
+  clock_.sleep_for(std::max<std::chrono::milliseconds>(retry_at - clock_.now(), std::chrono::seconds{1}));
+}
+
+nlohmann::json Client::poll(const std::string& url, const char* what,
                            const std::function<bool(const std::string& status)>& settled,
                            const std::function<Error(const nlohmann::json& body)>& timed_out) {
-  const TimePoint deadline = clock_.now() + timeout;
-  std::chrono::milliseconds fallback{250};  // doubled up to 5 s while the CA sends no Retry-After
+  std::chrono::milliseconds backoff{250};  // doubled up to 5 s while the CA sends no Retry-After
   for (;;) {
     net::HttpResponse response = post(url, std::nullopt);
     nlohmann::json body = parse_body(response, what);
     const auto status = body.find("status");
     // A body without a status is returned too: the caller's parser reports it as malformed.
     if (status == body.end() || !status->is_string() || settled(status->get<std::string>())) return body;
-    if (clock_.now() >= deadline) throw timed_out(body);
-    clock_.sleep_for(retry_after(response, clock_.now(), fallback));
-    fallback = std::min<std::chrono::milliseconds>(fallback * 2, std::chrono::seconds{5});
+    const TimePoint now = clock_.now();
+    if (auto asked = requested_retry_time(response, now)) {
+      wait_until(*asked, fmt::format("the {} {} is still {}", what, url, status->get<std::string>()), url);
+      continue;
+    }
+    if (now >= deadline_) throw timed_out(body);
+    clock_.sleep_for(std::min<std::chrono::milliseconds>(backoff, deadline_ - now));
+    backoff = std::min<std::chrono::milliseconds>(backoff * 2, std::chrono::seconds{5});
   }
 }
 
-Authorization Client::wait_for_authorization(const std::string& url, std::chrono::seconds timeout) {
-  auto body = poll(url, "authorization", timeout, [](const std::string& status) { return status != "pending"; },
+Authorization Client::wait_for_authorization(const std::string& url) {
+  auto body = poll(url, "authorization", [](const std::string& status) { return status != "pending"; },
                    [&](const nlohmann::json& last) {
-                     std::string name = parse_authorization(last, url).identifier.value;
+                     std::string name = parse_authorization(last, url, sender_).identifier.value;
                      return Error(ErrorKind::challenge,
-                                  fmt::format("the CA did not finish validating {} within {} s", name, timeout.count()),
-                                  "run the command again: the order is resumed, not restarted", name);
+                                  fmt::format("the CA did not finish validating {} within this run's {} s",
+                                              name, budget_.count()),
+                                  "the challenge answer is removed as this run ends, so the CA will most likely "
+                                  "judge it invalid: run the same command again with a longer time limit; it "
+                                  "resumes the order if the CA still can, and places a new one otherwise",
+                                  name);
                    });
-  return parse_authorization(body, url);
+  return parse_authorization(body, url, sender_);
 }
 
 Order Client::finalize(const Order& order, const std::string& csr_der) {
   net::HttpResponse response = post(order.finalize_url, nlohmann::json{{"csr", crypto::base64url_encode(csr_der)}});
-  return parse_order(parse_body(response, "finalize"), order.url);
+  return parse_order(parse_body(response, "finalize"), order.url, sender_);
 }
 
-Order Client::wait_for_order(const std::string& url, std::chrono::seconds timeout) {
-  auto body = poll(url, "order", timeout,
+Order Client::wait_for_order(const std::string& url) {
+  auto body = poll(url, "order",
                    [](const std::string& status) { return status != "pending" && status != "processing"; },
                    [&](const nlohmann::json& last) {
                      return Error(ErrorKind::ca_rejected,
-                                  fmt::format("the order {} was still {} after {} s", url, parse_order(last, url).status,
-                                              timeout.count()),
-                                  "run the command again: the order is resumed, not restarted", url);
+                                  fmt::format("the order {} was still {} after this run's {} s", url,
+                                              parse_order(last, url, sender_).status, budget_.count()),
+                                  "run the same command again: the order and its key are kept, and the next "
+                                  "run picks up the certificate once the CA has issued it",
+                                  url);
                    });
-  return parse_order(body, url);
+  return parse_order(body, url, sender_);
 }
 
 std::string Client::download_certificate(const std::string& url) {

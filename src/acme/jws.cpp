@@ -15,26 +15,24 @@ nlohmann::json make_jws(const crypto::PrivateKey& key, const nlohmann::json& pro
   return {{"protected", protected_b64}, {"payload", payload_b64}, {"signature", crypto::base64url_encode(signature)}};
 }
 
-std::chrono::milliseconds retry_after(const net::HttpResponse& response, TimePoint now,
-                                      std::chrono::milliseconds fallback) {
+std::optional<TimePoint> requested_retry_time(const net::HttpResponse& response, TimePoint now) {
   using namespace std::chrono;
-  // A CA may ask for long waits, but never more than an hour within one poll loop; past that
-  // the caller's own timeout is the better judge.
-  constexpr milliseconds kLongest = hours{1};
-  constexpr milliseconds kShortest = seconds{1};
+  // Past ten digits (over 300 years) the number only says "not in this run"; clamping keeps the
+  // arithmetic far from overflow.
+  constexpr std::size_t kMostDigits = 10;
   auto value = response.header("retry-after");
-  if (!value || value->empty()) return fallback;
+  if (!value || value->empty()) return std::nullopt;
   if (std::all_of(value->begin(), value->end(), [](char c) { return c >= '0' && c <= '9'; })) {
     std::string digits = value->substr(std::min(value->find_first_not_of('0'), value->size()));
-    if (digits.size() > 6) return kLongest;
-    return std::clamp<milliseconds>(seconds{digits.empty() ? 0 : std::stol(digits)}, kShortest, kLongest);
+    if (digits.size() > kMostDigits) digits.assign(kMostDigits, '9');
+    return now + seconds{digits.empty() ? 0 : std::stoll(digits)};
   }
   std::tm tm{};
   // RFC 9110 10.2.3 / 5.6.7: IMF-fixdate is the form servers must send; nothing may follow it.
   const char* end = strptime(value->c_str(), "%a, %d %b %Y %H:%M:%S GMT", &tm);
-  if (!end || end != value->c_str() + value->size()) return fallback;
-  auto when = TimePoint{seconds{timegm(&tm)}};
-  return std::clamp<milliseconds>(when - now, kShortest, kLongest);
+  if (!end || end != value->c_str() + value->size()) return std::nullopt;
+  // A date in the past means "now"; one past the ten-digit horizon is clamped like the seconds.
+  return std::clamp(TimePoint{seconds{timegm(&tm)}}, now, now + seconds{9999999999});
 }
 
 }  // namespace certcli::acme

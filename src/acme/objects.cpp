@@ -1,13 +1,33 @@
 // Parsing of ACME resources and problem documents. Everything here reads input from the
 // network, so a malformed field is an Error with the CA named, never a crash.
 #include <certcli/acme.hpp>
+#include <certcli/names.hpp>
 
 #include <fmt/format.h>
+
+#include <algorithm>
+#include <iterator>
 
 namespace certcli::acme {
 namespace {
 
 constexpr std::string_view kErrorPrefix = "urn:ietf:params:acme:error:";
+// Problem texts reach a terminal and the state files: long enough for any real CA's detail.
+constexpr std::size_t kMaxProblemText = 1024;
+constexpr std::size_t kMaxUrl = 2048;
+constexpr std::size_t kShortestToken = 22;  // 128 bits of entropy in base64url (RFC 8555 8.1)
+constexpr std::size_t kLongestToken = 256;
+
+constexpr std::string_view kOrderStatuses[] = {"pending", "ready", "processing", "valid", "invalid"};
+constexpr std::string_view kAuthorizationStatuses[] = {"pending", "valid", "invalid", "deactivated", "expired", "revoked"};
+constexpr std::string_view kChallengeStatuses[] = {"pending", "processing", "valid", "invalid"};
+// The challenge types whose token certcli may put in a path, a DNS record or a hook's argv.
+constexpr std::string_view kTokenChallengeTypes[] = {"http-01", "dns-01", "tls-alpn-01"};
+
+template <std::size_t N>
+bool one_of(std::string_view value, const std::string_view (&allowed)[N]) {
+  return std::find(std::begin(allowed), std::end(allowed), value) != std::end(allowed);
+}
 
 std::string string_field(const nlohmann::json& body, const char* key) {
   auto it = body.find(key);
@@ -16,27 +36,111 @@ std::string string_field(const nlohmann::json& body, const char* key) {
   return it->get<std::string>();
 }
 
-Identifier parse_identifier(const nlohmann::json& body) {
-  return Identifier{string_field(body, "type"), string_field(body, "value")};
+// Control characters (a terminal escape, a newline that forges a log line) become '?'.
+std::string printable(std::string text) {
+  if (text.size() > kMaxProblemText) text = text.substr(0, kMaxProblemText) + "...";
+  for (char& c : text)
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
+  return text;
+}
+
+[[noreturn]] void misbehaved(const Sender& sender, const std::string& what, const std::string& subject = {}) {
+  throw CaMisbehaved(fmt::format("{} sent {}", sender.name, what), subject);
+}
+
+std::string checked_status(const nlohmann::json& body, const std::string& what, const Sender& sender,
+                           auto const& allowed) {
+  std::string status = string_field(body, "status");
+  if (status.empty()) misbehaved(sender, fmt::format("{} without a status", what));
+  if (!one_of(status, allowed)) misbehaved(sender, fmt::format("{} with the unknown status {}", what, quote_ca_text(status)));
+  return status;
+}
+
+// An identifier (RFC 8555 9.7.7): a DNS name, checked by the same rules as the names users give,
+// so an odd value can never reach a path or a DNS update. "*." only where `wildcard_allowed`.
+Identifier checked_identifier(const nlohmann::json& body, const std::string& what, const Sender& sender,
+                              bool wildcard_allowed) {
+  if (!body.is_object()) misbehaved(sender, fmt::format("{} whose identifier is not an object", what));
+  Identifier id{string_field(body, "type"), string_field(body, "value")};
+  if (id.type != "dns")
+    misbehaved(sender, fmt::format("{} with an identifier of type {}, where certcli asked for dns names only", what,
+                                   quote_ca_text(id.type)));
+  try {
+    std::string normalized = normalize_domain_name(id.value);
+    if (is_wildcard(normalized) && !wildcard_allowed) throw Error(ErrorKind::invalid_input, "a wildcard here");
+    id.value = normalized;
+  } catch (const Error&) {
+    misbehaved(sender, fmt::format("{} for {}, which is not a valid name here", what, quote_ca_text(id.value)));
+  }
+  return id;
 }
 
 }  // namespace
+
+CaMisbehaved::CaMisbehaved(std::string message, std::string subject)
+    : Error(ErrorKind::ca_rejected, std::move(message),
+            "the CA is misbehaving: nothing it sent was used, and the next run places a new order; "
+            "if this repeats, report it to the CA",
+            std::move(subject)) {}
+
+RetryLater::RetryLater(std::string what_waits, TimePoint retry_at, std::string subject)
+    : Error(ErrorKind::retry_later,
+            fmt::format("{}: the CA asked certcli to wait until {}, longer than this run may wait", what_waits,
+                        format_rfc3339(retry_at)),
+            fmt::format("run the same command again after {}; the order is kept and resumed", format_rfc3339(retry_at)),
+            std::move(subject)),
+      retry_at_(retry_at) {}
+
+std::string quote_ca_text(std::string_view text) {
+  constexpr std::size_t kShown = 64;
+  std::string out = "'";
+  for (unsigned char c : text.substr(0, kShown)) {
+    if (c < 0x20 || c >= 0x7f || c == '\\' || c == '\'')
+      out += fmt::format("\\x{:02x}", c);
+    else
+      out.push_back(static_cast<char>(c));
+  }
+  out += "'";
+  if (text.size() > kShown) out += "...";
+  return out;
+}
+
+std::string check_ca_url(const std::string& url, const std::string& what, const Sender& sender) {
+  const std::string prefix = sender.url_scheme + "://";
+  bool printable_ascii = std::all_of(url.begin(), url.end(), [](unsigned char c) { return c > 0x20 && c < 0x7f; });
+  bool has_host = url.size() > prefix.size() && url.compare(0, prefix.size(), prefix) == 0 &&
+                  url[prefix.size()] != '/' && url[prefix.size()] != '?' && url[prefix.size()] != '#';
+  if (url.empty() || url.size() > kMaxUrl || !printable_ascii || !has_host)
+    misbehaved(sender, fmt::format("{} {} that is not an absolute {} URL", what, quote_ca_text(url), prefix), url);
+  return url;
+}
+
+void check_token(const std::string& token, const std::string& what, const Sender& sender) {
+  bool base64url = std::all_of(token.begin(), token.end(), [](char c) {
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
+  });
+  if (!base64url)
+    misbehaved(sender, fmt::format("{} with the token {}, which is not base64url", what, quote_ca_text(token)));
+  if (token.size() < kShortestToken || token.size() > kLongestToken)
+    misbehaved(sender, fmt::format("{} with a token of {} characters, where {} to {} are allowed: {}", what,
+                                   token.size(), kShortestToken, kLongestToken, quote_ca_text(token)));
+}
 
 Problem Problem::from_json(const nlohmann::json& body, int http_status) {
   Problem problem;
   problem.status = http_status;
   if (!body.is_object()) return problem;
-  if (body.contains("type") && body["type"].is_string()) problem.type = body["type"];
-  if (body.contains("detail") && body["detail"].is_string()) problem.detail = body["detail"];
+  if (body.contains("type") && body["type"].is_string()) problem.type = printable(body["type"]);
+  if (body.contains("detail") && body["detail"].is_string()) problem.detail = printable(body["detail"]);
   if (body.contains("subproblems") && body["subproblems"].is_array()) {
     for (const auto& sub : body["subproblems"]) {
       if (!sub.is_object()) continue;
       Subproblem s;
-      if (sub.contains("type") && sub["type"].is_string()) s.type = sub["type"];
-      if (sub.contains("detail") && sub["detail"].is_string()) s.detail = sub["detail"];
+      if (sub.contains("type") && sub["type"].is_string()) s.type = printable(sub["type"]);
+      if (sub.contains("detail") && sub["detail"].is_string()) s.detail = printable(sub["detail"]);
       if (sub.contains("identifier") && sub["identifier"].is_object() && sub["identifier"].contains("value") &&
           sub["identifier"]["value"].is_string())
-        s.identifier = sub["identifier"]["value"];
+        s.identifier = printable(sub["identifier"]["value"]);
       problem.subproblems.push_back(std::move(s));
     }
   }
@@ -61,45 +165,50 @@ AcmeError::AcmeError(Problem problem, std::string context, std::string hint, Err
     : Error(kind, fmt::format("{}: the CA said {}", context, problem.describe()), std::move(hint)),
       problem_(std::move(problem)) {}
 
-Order parse_order(const nlohmann::json& body, std::string url) {
+Order parse_order(const nlohmann::json& body, std::string url, const Sender& sender) {
   try {
     Order order;
-    order.url = std::move(url);
-    order.status = string_field(body, "status");
-    for (const auto& id : body.value("identifiers", nlohmann::json::array())) order.identifiers.push_back(parse_identifier(id));
+    order.url = check_ca_url(url, "an order at", sender);
+    const std::string what = fmt::format("the order {}", order.url);
+    order.status = checked_status(body, what, sender, kOrderStatuses);
+    for (const auto& id : body.value("identifiers", nlohmann::json::array()))
+      order.identifiers.push_back(checked_identifier(id, what, sender, /*wildcard_allowed=*/true));
     for (const auto& authz : body.value("authorizations", nlohmann::json::array()))
-      order.authorization_urls.push_back(authz.get<std::string>());
-    order.finalize_url = string_field(body, "finalize");
-    order.certificate_url = string_field(body, "certificate");
+      order.authorization_urls.push_back(check_ca_url(authz.get<std::string>(), what + " linking an authorization", sender));
+    order.finalize_url = check_ca_url(string_field(body, "finalize"), what + " with a finalize URL", sender);
+    if (std::string certificate = string_field(body, "certificate"); !certificate.empty())
+      order.certificate_url = check_ca_url(certificate, what + " with a certificate URL", sender);
     if (body.contains("error")) order.error = Problem::from_json(body["error"], 0);
-    if (order.status.empty()) throw nlohmann::json::other_error::create(501, "the order has no status", nullptr);
     return order;
   } catch (const nlohmann::json::exception& e) {
-    throw Error(ErrorKind::ca_rejected, fmt::format("the CA sent a malformed order: {}", e.what()),
-                "the CA is misbehaving; try again later or report it to the CA");
+    throw CaMisbehaved(fmt::format("{} sent a malformed order: {}", sender.name, e.what()), url);
   }
 }
 
-Authorization parse_authorization(const nlohmann::json& body, std::string url) {
+Authorization parse_authorization(const nlohmann::json& body, std::string url, const Sender& sender) {
   try {
     Authorization authz;
-    authz.url = std::move(url);
-    authz.status = string_field(body, "status");
-    authz.identifier = parse_identifier(body.at("identifier"));
+    authz.url = check_ca_url(url, "an authorization at", sender);
+    std::string what = fmt::format("the authorization {}", authz.url);
+    authz.status = checked_status(body, what, sender, kAuthorizationStatuses);
+    authz.identifier = checked_identifier(body.at("identifier"), what, sender, /*wildcard_allowed=*/false);
+    what = fmt::format("an authorization for {}", authz.identifier.value);
     authz.wildcard = body.value("wildcard", false);
     for (const auto& c : body.value("challenges", nlohmann::json::array())) {
       Challenge challenge;
       challenge.type = string_field(c, "type");
-      challenge.url = string_field(c, "url");
+      if (!one_of(challenge.type, kTokenChallengeTypes)) continue;
+      const std::string challenge_what = fmt::format("{} with a {} challenge", what, quote_ca_text(challenge.type));
+      challenge.url = check_ca_url(string_field(c, "url"), challenge_what + " at", sender);
       challenge.token = string_field(c, "token");
-      challenge.status = string_field(c, "status");
+      check_token(challenge.token, challenge_what, sender);
+      challenge.status = checked_status(c, challenge_what, sender, kChallengeStatuses);
       if (c.contains("error")) challenge.error = Problem::from_json(c["error"], 0);
       authz.challenges.push_back(std::move(challenge));
     }
     return authz;
   } catch (const nlohmann::json::exception& e) {
-    throw Error(ErrorKind::ca_rejected, fmt::format("the CA sent a malformed authorization: {}", e.what()),
-                "the CA is misbehaving; try again later or report it to the CA");
+    throw CaMisbehaved(fmt::format("{} sent a malformed authorization: {}", sender.name, e.what()), url);
   }
 }
 

@@ -8,11 +8,22 @@
 
 #include <algorithm>
 #include <charconv>
+#include <map>
+
+#include <unistd.h>
 
 namespace certcli::challenge {
 namespace {
 
 namespace fs = std::filesystem;
+
+// Throws Error{invalid_input} unless `webroot` is a directory this user can add files under.
+void check_webroot(const fs::path& webroot);
+
+// Both solvers remember, per token, exactly what present() put in place, and cleanup() only
+// takes that away again through calls that cannot throw: nothing a CA sent is re-read or
+// re-validated on the way out, so cleanup() (noexcept, also on the Ctrl-C path) cannot end the
+// process, and a task that was never presented is left alone.
 
 class HttpStandaloneSolver final : public Solver {
  public:
@@ -21,13 +32,19 @@ class HttpStandaloneSolver final : public Solver {
 
   std::string challenge_type() const override { return "http-01"; }
   void present(const ChallengeTask& task) override {
-    server_->set_response(http01_path(task.token), task.key_authorization);
+    std::string path = http01_path(task.token);
+    presented_.emplace(task.token, path);
+    server_->set_response(path, task.key_authorization);
   }
   void cleanup(const ChallengeTask& task) noexcept override {
+    auto it = presented_.find(task.token);
+    if (it == presented_.end()) return;
     try {
-      server_->remove_response(http01_path(task.token));
+      server_->remove_response(it->second);
     } catch (...) {
+      // Only a failing mutex could get here; the listener goes away with the solver anyway.
     }
+    presented_.erase(it);
   }
   std::string describe() const override {
     bool v6 = address_.find(':') != std::string::npos;
@@ -37,47 +54,73 @@ class HttpStandaloneSolver final : public Solver {
  private:
   std::string address_;
   std::unique_ptr<net::HttpServer> server_;
+  std::map<std::string, std::string> presented_;  // token -> path served
 };
+
+// What certcli creates in a webroot is read by the web server, usually another user: 0755
+// directories and 0644 files whatever the umask (a systemd unit's UMask=0077 would otherwise
+// make them 0700 and the CA would get a 404). They hold nothing secret.
+constexpr fs::perms kWebrootDirectoryMode = fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
+                                            fs::perms::others_read | fs::perms::others_exec;
+constexpr fs::perms kWebrootFileMode =
+    fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read | fs::perms::others_read;
 
 class HttpWebrootSolver final : public Solver {
  public:
-  explicit HttpWebrootSolver(fs::path webroot) : webroot_(std::move(webroot)) {
-    if (!fs::is_directory(webroot_))
-      throw Error(ErrorKind::invalid_input, fmt::format("webroot {} is not a directory", webroot_.string()),
-                  "pass the document root your web server serves for this name", webroot_.string());
-  }
+  explicit HttpWebrootSolver(fs::path webroot) : webroot_(std::move(webroot)) { check_webroot(webroot_); }
 
   std::string challenge_type() const override { return "http-01"; }
 
   void present(const ChallengeTask& task) override {
     fs::path dir = webroot_ / ".well-known" / "acme-challenge";
-    std::error_code ec;
-    fs::create_directories(dir, ec);
-    if (ec)
-      throw Error(ErrorKind::challenge, fmt::format("cannot create {}: {}", dir.string(), ec.message()),
-                  "make the webroot writable by this user", dir.string());
-    // The web server must read it, so it is world-readable on purpose; it holds no secret.
-    fs::perms readable = fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read | fs::perms::others_read;
+    for (const fs::path& level : {webroot_ / ".well-known", dir}) {
+      std::error_code ec;
+      if (fs::create_directory(level, ec)) fs::permissions(level, kWebrootDirectoryMode, ec);
+      if (ec)
+        throw Error(ErrorKind::challenge, fmt::format("cannot create {}: {}", level.string(), ec.message()),
+                    "make the webroot writable by this user", level.string());
+    }
+    fs::path file = dir / http01_path(task.token).substr(std::string("/.well-known/acme-challenge/").size());
+    presented_.emplace(task.token, file);
     try {
-      store::write_file_atomic(dir / file_name(task), task.key_authorization, readable);
+      store::write_file_atomic(file, task.key_authorization, kWebrootFileMode);
     } catch (const Error& e) {
       throw Error(ErrorKind::challenge, e.what(), "make the webroot writable by this user", dir.string());
     }
   }
 
   void cleanup(const ChallengeTask& task) noexcept override {
+    auto it = presented_.find(task.token);
+    if (it == presented_.end()) return;
     std::error_code ec;
-    fs::remove(webroot_ / ".well-known" / "acme-challenge" / file_name(task), ec);
+    fs::remove(it->second, ec);
+    presented_.erase(it);
   }
 
   std::string describe() const override { return fmt::format("http-01 via webroot {}", webroot_.string()); }
 
  private:
-  static std::string file_name(const ChallengeTask& task) {
-    return http01_path(task.token).substr(std::string("/.well-known/acme-challenge/").size());
-  }
   fs::path webroot_;
+  std::map<std::string, fs::path> presented_;  // token -> file written
 };
+
+void check_webroot(const fs::path& webroot) {
+  std::error_code ec;
+  if (webroot.empty() || !fs::is_directory(webroot, ec))
+    throw Error(ErrorKind::invalid_input, fmt::format("webroot {} is not a directory", webroot.string()),
+                "give the document root your web server serves for this name", webroot.string());
+  // The deepest of webroot/.well-known/acme-challenge that exists must take new files.
+  fs::path deepest = webroot;
+  for (const char* part : {".well-known", "acme-challenge"}) {
+    if (!fs::is_directory(deepest / part, ec)) break;
+    deepest /= part;
+  }
+  if (::access(deepest.c_str(), W_OK | X_OK) != 0)
+    throw Error(ErrorKind::invalid_input, fmt::format("webroot {}: {} is not writable by this user", webroot.string(),
+                                                      deepest.string()),
+                "run certcli as a user who may write there, or give that user write access to it",
+                deepest.string());
+}
 
 }  // namespace
 
@@ -104,6 +147,17 @@ std::unique_ptr<Solver> make_http_standalone_solver(const std::string& address, 
 
 std::unique_ptr<Solver> make_http_webroot_solver(const fs::path& webroot) {
   return std::make_unique<HttpWebrootSolver>(webroot);
+}
+
+void check_http01_settings(const fs::path& webroot, const std::string& http_listen, bool try_listening) {
+  if (!webroot.empty()) {
+    check_webroot(webroot);
+    return;
+  }
+  auto [address, port] = parse_listen_address(http_listen.empty() ? ":80" : http_listen);
+  // Binding now, and letting go again, finds a busy or forbidden port before the CA is asked
+  // for anything; the run binds again once it needs the listener.
+  if (try_listening) make_http_standalone_solver(address, port).reset();
 }
 
 std::pair<std::string, int> parse_listen_address(const std::string& text) {

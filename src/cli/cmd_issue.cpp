@@ -27,7 +27,7 @@ void register_issue_command(CLI::App& app, Context& context) {
                                    "Answer http-01 with certcli's own listener on ADDR:PORT (default :80); saved for later runs");
   issue->add_option("--webroot", args->webroot, "Answer http-01 by writing files under this document root; saved for later runs")
       ->excludes(listen);
-  issue->add_option("--timeout", args->timeout_seconds, "Seconds to wait for validation and for issuance")
+  issue->add_option("--timeout", args->timeout_seconds, "Seconds this run may wait on the CA in all (validation, issuance, Retry-After)")
       ->check(CLI::Range(1, 3600))
       ->capture_default_str();
   issue->add_flag("--json", context.options().json, "Print the result as JSON");
@@ -42,7 +42,7 @@ void register_issue_command(CLI::App& app, Context& context) {
       throw Error(ErrorKind::usage, fmt::format("--account-key-type '{}' is not a key type", args->account_key_type),
                   "use one of ec256, ec384, rsa2048, rsa3072, rsa4096");
     request.account_key_type = *account_key_type;
-    request.validation_timeout = std::chrono::seconds{args->timeout_seconds};
+    request.time_budget = std::chrono::seconds{args->timeout_seconds};
     if (!args->http_listen.empty() || !args->webroot.empty()) {
       store::ChallengeConfig challenge;
       challenge.http_listen = args->http_listen;

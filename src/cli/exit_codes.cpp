@@ -22,6 +22,8 @@ constexpr Row kTable[] = {
     {ErrorKind::ca_rejected, 7, "ca_rejected", "the CA refused the request (its problem document is shown)"},
     {ErrorKind::challenge, 8, "challenge", "a challenge could not be presented or was judged invalid"},
     {ErrorKind::crypto, 9, "crypto", "a key, CSR or certificate could not be handled"},
+    {ErrorKind::retry_later, 10, "retry_later",
+     "the CA asked certcli to wait longer than this run may; run it again after the time shown"},
     // 128 + SIGINT, as shells report a command stopped by Ctrl-C.
     {ErrorKind::interrupted, 130, "interrupted", "interrupted by SIGINT or SIGTERM; run it again to resume"},
 };

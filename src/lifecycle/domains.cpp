@@ -1,4 +1,5 @@
 // Adding domains and reporting their status.
+#include <certcli/challenge.hpp>
 #include <certcli/error.hpp>
 #include <certcli/lifecycle.hpp>
 #include <certcli/names.hpp>
@@ -38,6 +39,9 @@ AddDomainResult add_domain(store::Store& store, const Clock& clock, const AddDom
   if (record.challenge.type != "http-01")
     throw Error(ErrorKind::invalid_input, fmt::format("challenge type '{}' is not supported yet", record.challenge.type),
                 "use http-01 (the default)");
+  // A webroot that does not exist or a listen address without a port is refused now, not
+  // at the first issue. Whether the port is free is a question for the moment of issuing.
+  challenge::check_http01_settings(record.challenge.webroot, record.challenge.http_listen, /*try_listening=*/false);
   for (const auto& name : record.names)
     if (is_wildcard(name))
       throw Error(ErrorKind::invalid_input, fmt::format("{} is a wildcard name, which only dns-01 can validate", name),

@@ -29,6 +29,7 @@ std::string error_type(const Error& error) {
     case ErrorKind::challenge: return "certcli:challenge";
     case ErrorKind::crypto: return "certcli:crypto";
     case ErrorKind::state: return "certcli:state";
+    case ErrorKind::retry_later: return "certcli:retry-later";
     default: return "certcli:error";
   }
 }
@@ -62,8 +63,13 @@ class Issuance {
     record_ = require_domain(store_, request_.name);
     if (request_.challenge) record_.challenge = *request_.challenge;
     check_contacts(request_.contacts);
+    // A webroot that does not exist or a port that is taken would fail only after an account
+    // and an order were made: check them first, so a refused run asks the CA nothing and
+    // leaves the domain (and its valid certificate) as it was.
+    challenge::check_http01_settings(record_.challenge.webroot, record_.challenge.http_listen, /*try_listening=*/true);
     ca_ = choose_ca();
     client_.emplace(http_, clock_, ca_.directory_url);
+    client_->set_time_budget(request_.time_budget);
     say(fmt::format("contacting {}", ca_.directory_url));
     const acme::Directory& directory = client_->directory();
     refuse_unagreed_registration(directory);
@@ -124,8 +130,13 @@ class Issuance {
     record_.status = CertificateStatus::failed;
     record_.error = store::RecordedError{error_type(error), error.what(), error.hint()};
     // The order URL stays: the next run asks the CA whether the order can still be resumed
-    // (a timeout or lost connection) or must be replaced (the CA marked it invalid).
+    // (a timeout, a lost connection, a Retry-After past the budget) or must be replaced (the
+    // CA marked it invalid). An order the CA poisoned with values certcli refuses to use is
+    // never resumed: the next run orders anew, with a new key.
+    bool poisoned = dynamic_cast<const acme::CaMisbehaved*>(&error) != nullptr;
+    if (poisoned) record_.order_url.clear();
     try {
+      if (poisoned) store_.remove_pending_key(record_.name);
       save();
       activity("issue.failed", {{"error", error.what()}});
     } catch (const Error&) {
@@ -198,6 +209,9 @@ class Issuance {
       say(fmt::format("the previous order {} cannot be resumed ({}); starting a new one", record_.order_url,
                       e.problem().short_type()));
       return std::nullopt;
+    } catch (const acme::CaMisbehaved& e) {
+      say(fmt::format("the previous order {} cannot be resumed ({}); starting a new one", record_.order_url, e.what()));
+      return std::nullopt;
     }
   }
 
@@ -233,12 +247,12 @@ class Issuance {
         *order = client_->finalize(*order, crypto::make_csr_der(key, record_.names));
       } catch (const acme::AcmeError& e) {
         if (e.problem().short_type() != "orderNotReady") throw;
-        *order = client_->wait_for_order(order->url, request_.validation_timeout);
+        *order = client_->wait_for_order(order->url);
         if (order->status == "ready") *order = client_->finalize(*order, crypto::make_csr_der(key, record_.names));
       }
     }
     if (order->status == "processing" || order->status == "pending")
-      *order = client_->wait_for_order(order->url, request_.validation_timeout);
+      *order = client_->wait_for_order(order->url);
     if (order->status != "valid" || order->certificate_url.empty())
       throw Error(ErrorKind::ca_rejected,
                   fmt::format("the order ended {}{}", order->status, order->error ? ": " + order->error->describe() : ""),
@@ -298,7 +312,7 @@ class Issuance {
       }
       if (!pending.empty()) clock_.sleep_for(kFirstPollDelay);
       for (const auto& p : pending) {
-        acme::Authorization authz = client_->wait_for_authorization(p.url, request_.validation_timeout);
+        acme::Authorization authz = client_->wait_for_authorization(p.url);
         if (authz.status == "valid") continue;
         record_.order_url.clear();  // an invalid authorization makes the order invalid (RFC 8555 7.1.6)
         acme::Problem problem{"urn:ietf:params:acme:error:incorrectResponse", "no reason given", 0, {}};

@@ -43,13 +43,23 @@ std::string endpoint(const std::string& address, int port) {
   return (v6 ? "[" + address + "]" : address) + ":" + std::to_string(port);
 }
 
+// A listener that cannot start means the challenge cannot be presented (exit 8), with a hint
+// for the cause: a busy port, a privileged one, an address this host does not have.
 [[noreturn]] void throw_listen_error(const std::string& address, int port, int err) {
   std::string where = endpoint(address, port);
   std::string p = std::to_string(port);
-  throw Error(ErrorKind::network, "cannot listen on " + where + ": " + errno_text(err),
-              "is another web server using port " + p + "? stop it, or use --webroot DIR to serve "
-              "the challenge through it, or run as root for ports below 1024",
-              where);
+  std::string hint;
+  if (err == EADDRINUSE)
+    hint = "another program is already listening on port " + p + " (`ss -ltnp 'sport = :" + p +
+           "'` shows which): stop it for the run, or let that web server serve the challenge from its document root";
+  else if (err == EACCES || err == EPERM)
+    hint = "ports below 1024 need root or the CAP_NET_BIND_SERVICE capability (for a systemd unit: "
+           "AmbientCapabilities=CAP_NET_BIND_SERVICE)";
+  else if (err == EADDRNOTAVAIL)
+    hint = "the address " + address + " is not one of this host's; listen on one it has, or on all of them";
+  else
+    hint = "check the listen address and port";
+  throw Error(ErrorKind::challenge, "cannot listen on " + where + ": " + errno_text(err), hint, where);
 }
 
 bool send_all(int fd, std::string_view data) {
