@@ -7,7 +7,7 @@
 namespace certcli::cli {
 namespace {
 
-nlohmann::json to_json(const lifecycle::DomainStatus& status) {
+nlohmann::json to_json(const lifecycle::DomainStatus& status, TimePoint now) {
   const auto& r = status.record;
   nlohmann::json out = {{"domain", r.name},
                         {"names", r.names},
@@ -34,7 +34,9 @@ nlohmann::json to_json(const lifecycle::DomainStatus& status) {
                           {"not_before", format_rfc3339(status.live->not_before)},
                           {"not_after", format_rfc3339(status.live->not_after)},
                           {"fingerprint_sha256", status.live->sha256_fingerprint},
-                          {"live", status.live_location}};
+                          {"live", status.live_location},
+                          // Whatever the status says of the last run, whether this one still serves.
+                          {"valid_now", status.live->not_before <= now && now < status.live->not_after}};
   } else {
     out["certificate"] = nullptr;
   }
@@ -50,6 +52,9 @@ void print_detail(const lifecycle::DomainStatus& status, TimePoint now) {
                  ? ""
                  : fmt::format(" ({})", store::to_string(r.phase)),
              status.interrupted ? fmt::format(" — interrupted; `certcli issue {}` resumes it", r.name) : "");
+  // A failed renewal must not read as "no certificate": the installed one still serves.
+  if (r.status != store::CertificateStatus::ready && status.live && now < status.live->not_after)
+    fmt::print("  serving:  the installed certificate is still valid until {}\n", format_rfc3339(status.live->not_after));
   fmt::print("  names:    {}\n", fmt::join(r.names, ", "));
   fmt::print("  solver:   {}{}\n", r.challenge.type,
              !r.challenge.webroot.empty()       ? " via webroot " + r.challenge.webroot
@@ -85,7 +90,7 @@ void register_status_command(CLI::App& app, Context& context) {
     TimePoint now = context.clock().now();
     if (context.options().json) {
       nlohmann::json out = nlohmann::json::array();
-      for (const auto& s : statuses) out.push_back(to_json(s));
+      for (const auto& s : statuses) out.push_back(to_json(s, now));
       fmt::print("{}\n", (args->name.empty() ? out : out.front()).dump(2));
       return;
     }

@@ -16,6 +16,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fcntl.h>
+#include <pwd.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <thread>
@@ -39,6 +40,33 @@ void check_ca_id(const std::string& ca_id) {
               return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.';
             });
   if (!ok) throw Error(ErrorKind::internal, fmt::format("CA id '{}' is not a safe directory name", ca_id));
+}
+
+// The state directory could not be read: a monitoring script must never take that for "no
+// domains", so it is an Error{state} naming the directory and whose it is.
+Error unreadable_state(const fs::path& path, int err) {
+  struct stat st {};
+  std::string owner;
+  if (::stat(path.c_str(), &st) == 0) {
+    const passwd* user = ::getpwuid(st.st_uid);
+    owner = user ? user->pw_name : std::to_string(st.st_uid);
+  }
+  return Error(ErrorKind::state, fmt::format("cannot read the state directory {}: {}", path.string(), std::strerror(err)),
+               owner.empty() || st.st_uid == ::geteuid()
+                   ? "check its permissions, or choose another state directory (--home)"
+                   : fmt::format("it belongs to {}: run certcli as that user (sudo for root's state), or choose "
+                                 "another state directory (--home)",
+                                 owner),
+               path.string());
+}
+
+// Whether a state file exists; anything but "yes" or "no such file" (a permission, a file where
+// a directory should be) is an error, never a quiet "no".
+bool state_file_exists(const fs::path& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) == 0) return true;
+  if (errno == ENOENT) return false;
+  throw unreadable_state(path.parent_path(), errno);
 }
 
 class FileLock final : public Lock {
@@ -101,8 +129,9 @@ class FileStore final : public Store {
   }
 
   std::optional<DomainRecord> load_domain(const std::string& name) const override {
+    check_home_readable();
     fs::path path = domain_dir(name) / "domain.toml";
-    if (!fs::exists(path)) return std::nullopt;
+    if (!state_file_exists(path)) return std::nullopt;
     return domain_from_toml(parse_toml(read_file(path), path.string()), path.string());
   }
 
@@ -113,13 +142,16 @@ class FileStore final : public Store {
   }
 
   std::vector<DomainRecord> list_domains() const override {
+    check_home_readable();
     std::vector<DomainRecord> records;
     fs::path dir = home_ / "domains";
+    if (!state_file_exists(dir)) return records;
     std::error_code ec;
-    if (!fs::is_directory(dir, ec)) return records;
-    for (const auto& entry : fs::directory_iterator(dir)) {
+    fs::directory_iterator entries(dir, ec);
+    if (ec) throw unreadable_state(dir, ec.value());
+    for (const auto& entry : entries) {
       fs::path path = entry.path() / "domain.toml";
-      if (fs::exists(path)) records.push_back(domain_from_toml(parse_toml(read_file(path), path.string()), path.string()));
+      if (state_file_exists(path)) records.push_back(domain_from_toml(parse_toml(read_file(path), path.string()), path.string()));
     }
     std::sort(records.begin(), records.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
     return records;
@@ -137,14 +169,16 @@ class FileStore final : public Store {
   }
 
   std::optional<AccountRecord> load_account(const std::string& ca_id) const override {
+    check_home_readable();
     fs::path path = account_dir(ca_id) / "account.toml";
-    if (!fs::exists(path)) return std::nullopt;
+    if (!state_file_exists(path)) return std::nullopt;
     return account_from_toml(parse_toml(read_file(path), path.string()), path.string());
   }
 
   std::optional<std::string> load_account_key(const std::string& ca_id) const override {
+    check_home_readable();
     fs::path path = account_dir(ca_id) / "account.key";
-    if (!fs::exists(path)) return std::nullopt;
+    if (!state_file_exists(path)) return std::nullopt;
     return read_file(path);
   }
 
@@ -162,8 +196,9 @@ class FileStore final : public Store {
   }
 
   std::optional<std::string> load_pending_key(const std::string& name) const override {
+    check_home_readable();
     fs::path path = domain_dir(name) / "pending" / "key.pem";
-    if (!fs::exists(path)) return std::nullopt;
+    if (!state_file_exists(path)) return std::nullopt;
     return read_file(path);
   }
 
@@ -207,8 +242,9 @@ class FileStore final : public Store {
   }
 
   std::optional<CertificateFiles> load_live_certificate(const std::string& name) const override {
+    check_home_readable();
     fs::path live = domain_dir(name) / "live";
-    if (!fs::exists(live / "cert.pem")) return std::nullopt;
+    if (!state_file_exists(live / "cert.pem")) return std::nullopt;
     return CertificateFiles{read_file(live / "cert.pem"), read_file(live / "chain.pem"),
                             read_file(live / "fullchain.pem"), read_file(live / "key.pem")};
   }
@@ -229,6 +265,21 @@ class FileStore final : public Store {
   std::string live_location(const std::string& name) const override { return (domain_dir(name) / "live").string(); }
 
  private:
+  // No state directory yet is fine (nothing was added); one that is a file or cannot be read is
+  // an error, checked first so that the message names the directory itself.
+  void check_home_readable() const {
+    struct stat st {};
+    if (::stat(home_.c_str(), &st) != 0) {
+      if (errno == ENOENT) return;
+      throw unreadable_state(home_, errno);
+    }
+    if (!S_ISDIR(st.st_mode))
+      throw Error(ErrorKind::state, fmt::format("the state directory {} is not a directory", home_.string()),
+                  "point the state directory (--home) at a directory; certcli creates it when it is missing",
+                  home_.string());
+    if (::access(home_.c_str(), R_OK | X_OK) != 0) throw unreadable_state(home_, errno);
+  }
+
   // A writer killed between mkstemp and rename leaves ".NAME.tmp-XXXXXX" behind; every writer
   // holds the lock, so with the lock held no such file can belong to a live writer.
   void sweep_temporary_files() {
