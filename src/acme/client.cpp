@@ -6,6 +6,9 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <cctype>
+
 namespace certcli::acme {
 namespace {
 
@@ -109,7 +112,13 @@ std::string Client::key_authorization(const std::string& token) const {
 }
 
 void Client::remember_nonce(const net::HttpResponse& response) {
-  if (auto nonce = response.header("replay-nonce"); nonce && !nonce->empty()) nonce_pool_.push_back(*nonce);
+  // RFC 8555 6.5.1: a nonce is base64url. Anything else is not echoed back into a signed header.
+  auto nonce = response.header("replay-nonce");
+  bool base64url = nonce && !nonce->empty() && nonce->size() <= 256 &&
+                   std::all_of(nonce->begin(), nonce->end(), [](char c) {
+                     return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_';
+                   });
+  if (base64url) nonce_pool_.push_back(*nonce);
 }
 
 std::string Client::take_nonce() {

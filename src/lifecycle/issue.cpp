@@ -123,7 +123,8 @@ class Issuance {
       try {
         save();
         activity("issue.interrupted", {{"phase", store::to_string(record_.phase)}});
-      } catch (const Error&) {
+      } catch (...) {
+        // The interruption is what the user needs to see; the next run reads what was saved.
       }
       return;
     }
@@ -139,7 +140,7 @@ class Issuance {
       if (poisoned) store_.remove_pending_key(record_.name);
       save();
       activity("issue.failed", {{"error", error.what()}});
-    } catch (const Error&) {
+    } catch (...) {
       // The original error is the one the user needs to see.
     }
   }
