@@ -1,6 +1,7 @@
 // certcli entry point: global options, subcommand registration, and the single place where an
 // Error becomes a message and an exit code.
 #include "cli/cli.hpp"
+#include "cli/suggest.hpp"
 
 #include <certcli/interrupt.hpp>
 
@@ -8,9 +9,12 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <optional>
+#include <vector>
 
 namespace certcli::cli {
 
@@ -39,6 +43,161 @@ std::string describe_time(TimePoint t, TimePoint now) {
   std::string when = days >= 0 ? fmt::format("in {} days", days) : fmt::format("{} days ago", -days);
   return fmt::format("{:%Y-%m-%d %H:%M} UTC ({})", t, when);
 }
+
+namespace {
+
+// When CLI11 refuses a command line, the words it did not know: walks argv through the App tree
+// the way CLI11 does (option values skipped by each option's arity, positionals filled in order)
+// and names the first word that is neither a known option nor a command where one is expected.
+
+// "certcli domain": how a user types the command `app` stands for.
+std::string command_path(const CLI::App* app) {
+  std::string path = app->get_name();
+  for (const CLI::App* parent = app->get_parent(); parent != nullptr; parent = parent->get_parent())
+    path = parent->get_name() + " " + path;
+  return path;
+}
+
+// " for 'certcli issue'", or nothing at the top level.
+std::string for_command(const CLI::App* app) {
+  return app->get_parent() == nullptr ? "" : fmt::format(" for '{}'", command_path(app));
+}
+
+// The options a command line may name at `app`: its own and, since the apps fall through,
+// every parent's (global options may come after the subcommand).
+std::vector<CLI::Option*> options_in_scope(CLI::App* app) {
+  std::vector<CLI::Option*> options;
+  for (CLI::App* a = app; a != nullptr; a = a->get_fallthrough() ? a->get_parent() : nullptr)
+    for (CLI::Option* option : a->get_options([](CLI::Option* o) { return o->nonpositional(); }))
+      options.push_back(option);
+  return options;
+}
+
+CLI::Option* find_option(CLI::App* app, const std::string& name, bool long_name) {
+  for (CLI::Option* option : options_in_scope(app))
+    if (long_name ? option->check_lname(name) : option->check_sname(name)) return option;
+  return nullptr;
+}
+
+CLI::App* find_subcommand(CLI::App* app, const std::string& word) {
+  for (CLI::App* sub : app->get_subcommands({}))
+    if (!sub->get_disabled() && sub->check_name(word)) return sub;
+  return nullptr;
+}
+
+// How many positional values `app` takes (all, or only its required ones).
+long long positional_slots(CLI::App* app, bool required_only) {
+  long long slots = 0;
+  for (CLI::Option* option : app->get_options([](CLI::Option* o) { return o->get_positional(); })) {
+    if (required_only && !option->get_required()) continue;
+    slots += required_only ? option->get_items_expected_min() : option->get_items_expected_max();
+  }
+  return slots;
+}
+
+// Whether an optional value of an option ends before `arg` (another option, or "--").
+bool looks_like_option(const std::string& arg) {
+  if (arg == "--") return true;
+  if (arg.size() < 2 || arg[0] != '-') return false;
+  if (arg[1] == '-') return arg.size() > 2 && arg[2] != '-';  // --name
+  return arg[1] < '0' || arg[1] > '9';                         // -n; "-5" is a value
+}
+
+// How many of the args from `next` on are the values of `option`, given as `--name` or `-n`
+// (no `=value`, no value glued to a short name): what CLI11's _parse_arg collects.
+std::size_t values_of(CLI::Option* option, const std::vector<std::string>& args, std::size_t next) {
+  int min_count = std::min(option->get_type_size_min(), option->get_items_expected_min());
+  int max_count = option->get_items_expected_max();
+  if (max_count >= CLI::detail::expected_max_vector_size / 16 && !option->get_allow_extra_args())
+    max_count = option->get_type_size_max() * std::max(option->get_expected_min(), 1);
+  if (max_count == 0) return 0;  // a flag
+  std::size_t count = 0;
+  while (count < static_cast<std::size_t>(std::max(min_count, 0)) && next + count < args.size()) ++count;
+  while ((count < static_cast<std::size_t>(max_count) || option->get_allow_extra_args()) && next + count < args.size() &&
+         !looks_like_option(args[next + count]))
+    ++count;
+  return count;
+}
+
+Error unknown_option(CLI::App* app, const std::string& typed, const std::string& name) {
+  // Compared without their dashes, so that "-timeout" finds "--timeout" too.
+  std::vector<std::string> names;
+  std::vector<std::string> spelled;
+  for (CLI::Option* option : options_in_scope(app)) {
+    for (const auto& l : option->get_lnames()) names.push_back(l), spelled.push_back("--" + l);
+    for (const auto& s : option->get_snames()) names.push_back(s), spelled.push_back("-" + s);
+  }
+  std::string path = command_path(app);
+  std::string hint = fmt::format("{} --help lists the options", path);
+  if (auto near = nearest(name, names)) {
+    auto at = std::find(names.begin(), names.end(), *near) - names.begin();
+    hint = fmt::format("did you mean '{}'? ({})", spelled[static_cast<std::size_t>(at)], hint);
+  }
+  return Error(ErrorKind::usage, fmt::format("unknown option '{}'{}", typed, for_command(app)), hint);
+}
+
+Error unknown_command(CLI::App* app, const std::string& word) {
+  std::vector<std::string> names;
+  for (CLI::App* sub : app->get_subcommands({}))
+    if (!sub->get_disabled() && !sub->get_name().empty()) names.push_back(sub->get_name());
+  std::string path = command_path(app);
+  std::string hint = fmt::format("{} --help lists the commands", path);
+  if (auto near = nearest(word, names)) hint = fmt::format("did you mean '{} {}'? ({})", path, *near, hint);
+  return Error(ErrorKind::usage, fmt::format("unknown command '{}'{}", word, for_command(app)), hint);
+}
+
+// The first unknown option, or unknown word where a command is expected; nothing when every
+// word is known (the command line is wrong some other way, and CLI11's message says how).
+std::optional<Error> explain_unknown_word(CLI::App& root, int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  CLI::App* app = &root;
+  long long positionals_taken = 0;  // by `app`
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    const std::string& arg = args[i];
+    if (arg == "--") return std::nullopt;  // everything after it is a positional value
+    if (arg.size() > 2 && arg.starts_with("--") && arg[2] != '-') {
+      std::size_t equals = arg.find('=');
+      std::string name = arg.substr(2, equals == std::string::npos ? std::string::npos : equals - 2);
+      CLI::Option* option = find_option(app, name, true);
+      if (option == nullptr) return unknown_option(app, "--" + name, name);
+      if (equals == std::string::npos) i += values_of(option, args, i + 1);
+      continue;
+    }
+    bool negative_number = arg.size() > 1 && arg[1] >= '0' && arg[1] <= '9' &&
+                           find_option(app, arg.substr(1, 1), false) == nullptr;
+    if (arg.size() > 1 && arg[0] == '-' && arg[1] != '-' && !negative_number) {
+      // -v, a cluster of flags (-vh), or a short option with its value glued on (-xVALUE).
+      for (std::size_t at = 1; at < arg.size(); ++at) {
+        std::string name(1, arg[at]);
+        CLI::Option* option = find_option(app, name, false);
+        if (option == nullptr) {
+          if (at > 1 || arg.size() == 2) return unknown_option(app, "-" + name, name);
+          // "-timeout 5": a long option with one dash, most likely.
+          std::string word = arg.substr(1, arg.find('=') == std::string::npos ? std::string::npos : arg.find('=') - 1);
+          return unknown_option(app, "-" + word, word);
+        }
+        if (option->get_items_expected_max() == 0) continue;  // a flag; the next letter is another
+        if (at + 1 == arg.size()) i += values_of(option, args, i + 1);
+        break;  // the rest of the word is the value
+      }
+      continue;
+    }
+    // A word: a value for a positional, a command, or a mistyped command.
+    if (positionals_taken >= positional_slots(app, true)) {
+      if (CLI::App* sub = find_subcommand(app, arg)) {
+        app = sub;
+        positionals_taken = 0;
+        continue;
+      }
+      if (app->get_require_subcommand_min() > 0 && positionals_taken >= positional_slots(app, false))
+        return unknown_command(app, arg);
+    }
+    ++positionals_taken;
+  }
+  return std::nullopt;
+}
+
+}  // namespace
 
 int run(int argc, char** argv, GlobalOptions& options) {
   Context context(options);
@@ -83,6 +242,8 @@ int run(int argc, char** argv, GlobalOptions& options) {
   } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
+    // A mistyped command or option is named, with the nearest one that exists.
+    if (auto unknown = explain_unknown_word(app, argc, argv)) throw *unknown;
     // Same two-line shape as every other certcli error.
     throw Error(ErrorKind::usage, e.what(), "see certcli --help, or certcli SUBCOMMAND --help");
   }

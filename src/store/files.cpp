@@ -45,7 +45,9 @@ void fsync_directory(const fs::path& dir) {
 
 void write_file_atomic(const fs::path& path, std::string_view content, fs::perms mode) {
   fs::path dir = path.parent_path();
-  std::string temp_template = (dir / ("." + path.filename().string() + ".tmp-XXXXXX")).string();
+  // Formatted rather than `"." + name + ...`: at -O2/-O3 GCC 12 reports a false -Wrestrict from
+  // inside libstdc++'s operator+(const char*, std::string&&), which -Werror builds turn into an error.
+  std::string temp_template = (dir / fmt::format(".{}.tmp-XXXXXX", path.filename().string())).string();
   // mkstemp creates the file 0600, so a key is never readable by others, not even briefly.
   FileDescriptor fd(::mkstemp(temp_template.data()));
   if (fd.get() < 0) throw io_error("create a file in", dir, errno);
