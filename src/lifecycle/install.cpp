@@ -1,0 +1,53 @@
+// The install step: a certificate from the CA becomes the live one, with the record to match.
+#include "lifecycle/steps.hpp"
+
+#include <certcli/error.hpp>
+
+#include <fmt/format.h>
+
+namespace certcli::lifecycle::steps {
+
+crypto::CertificateInfo install(store::Store& store, const Clock& clock, store::DomainRecord& record,
+                                const crypto::PrivateKey& key, const std::string& chain_pem) {
+  std::vector<std::string> certificates = crypto::split_pem_certificates(chain_pem);
+  if (certificates.empty())
+    throw Error(ErrorKind::ca_rejected, "the CA's certificate download held no certificate", "try again later");
+  if (!crypto::key_matches_certificate(key, certificates.front())) {
+    // The order cannot yield a usable certificate any more (its key is gone): drop it so the
+    // next run orders anew instead of downloading the same mismatch again.
+    record.order_url.clear();
+    store.remove_pending_key(record.name);
+    throw Error(ErrorKind::ca_rejected, "the certificate from the CA does not match the key certcli kept for this order",
+                "run the command again to order a new certificate; nothing was installed");
+  }
+  crypto::CertificateInfo info = crypto::parse_certificate(certificates.front());
+  store::CertificateFiles files;
+  files.certificate = certificates.front();
+  for (size_t i = 1; i < certificates.size(); ++i) files.chain += certificates[i];
+  files.fullchain = files.certificate + files.chain;
+  files.private_key = key.to_pem();
+
+  TimePoint now = clock.now();
+  std::string version = store.install_certificate(record.name, format_compact_utc(now), files);
+
+  record.live_version = version;
+  record.serial = info.serial_hex;
+  record.fingerprint = info.sha256_fingerprint;
+  record.issued_at = now;
+  record.expires_at = info.not_after;
+  record.order_url.clear();
+  record.error.reset();
+  record.status = store::CertificateStatus::ready;
+  record.phase = store::IssuePhase::completed;
+  record.last_updated_at = now;
+  store.save_domain(record);
+  store.remove_pending_key(record.name);
+  log_event(store, clock, "certificate.issued", record.name,
+            {{"serial", info.serial_hex},
+             {"names", info.sans},
+             {"expires_at", format_rfc3339(info.not_after)},
+             {"version", version}});
+  return info;
+}
+
+}  // namespace certcli::lifecycle::steps

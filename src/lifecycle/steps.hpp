@@ -1,0 +1,94 @@
+// The shared steps of the verbs that obtain certificates (issue, renew, and later upload's
+// install): an ACME session with its account, the order flow for one domain, the install step,
+// failure bookkeeping and activity events. Internal to lifecycle/: each verb is a short
+// composition of these, so that crash safety and request economy hold for all of them alike.
+#pragma once
+
+#include <certcli/acme.hpp>
+#include <certcli/crypto.hpp>
+#include <certcli/lifecycle.hpp>
+#include <certcli/store.hpp>
+
+#include <nlohmann/json.hpp>
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace certcli::lifecycle::steps {
+
+// Appends {time, event, domain, ...details} to the activity log.
+void log_event(store::Store& store, const Clock& clock, const std::string& event, const std::string& domain,
+               nlohmann::json details = nlohmann::json::object());
+
+// The error type recorded in domain.toml: the ACME problem type, or "certcli:<kind>".
+std::string recorded_error_type(const Error& error);
+
+struct AccountOptions {
+  std::vector<std::string> contacts;  // e-mail addresses for a new account
+  bool agree_to_terms = false;
+  crypto::KeyType key_type = crypto::KeyType::ec256;
+};
+
+// Throws Error{invalid_input} for a contact that is not one plausible e-mail address.
+void check_contacts(const std::vector<std::string>& contacts);
+
+// One CA, one ACME client (one connection, one nonce pool, one directory fetch) and the account
+// there. Every domain a run handles at that CA goes through the same session.
+class Session {
+ public:
+  Session(store::Store& store, Clock& clock, net::HttpClient& http, CaSelection ca, std::chrono::seconds budget);
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
+
+  const CaSelection& ca() const { return ca_; }
+  acme::Client& client() { return client_; }
+  Clock& clock() { return clock_; }
+
+  // Before the lock is taken, so that a run refused for this writes nothing: no stored account
+  // and none may be created without agreeing to the CA's terms. Fetches the directory.
+  void refuse_unagreed_registration(const AccountOptions& options);
+  // Under the lock: uses the stored account, or registers one (saved with its key).
+  void load_or_register(const AccountOptions& options, const Progress& progress);
+  bool account_created() const { return account_created_; }
+
+ private:
+  store::Store& store_;
+  Clock& clock_;
+  CaSelection ca_;
+  acme::Client client_;
+  std::optional<crypto::PrivateKey> account_key_;
+  bool account_created_ = false;
+};
+
+// What the order flow hands to the install step.
+struct ObtainedCertificate {
+  crypto::PrivateKey key;
+  std::string chain_pem;
+  bool order_resumed = false;
+};
+
+// Saves `record` with last_updated_at set; the order flow calls it at every phase change.
+using SaveRecord = std::function<void()>;
+
+// The ACME order flow for one stored domain on `session`: resumes the recorded order when the
+// CA still can, else orders anew; presents and answers every challenge before polling any;
+// finalizes with the kept key; downloads the chain. The order URL is saved before any challenge
+// is answered and the key before finalize, so a crash at any point is resumed.
+ObtainedCertificate run_order(Session& session, store::Store& store, store::DomainRecord& record,
+                              const SaveRecord& save, const Progress& progress);
+
+// Checks that the certificate matches the key, archives the four files, switches live/, marks
+// the record ready with serial, fingerprint and dates, and logs certificate.issued.
+crypto::CertificateInfo install(store::Store& store, const Clock& clock, store::DomainRecord& record,
+                                const crypto::PrivateKey& key, const std::string& chain_pem);
+
+// After a failed run: an interruption leaves the record issuing at its phase (resumed next
+// time); anything else marks it failed with the error. An order the CA poisoned is dropped
+// with its key. Never throws: the original error is the one the user must see.
+void record_failure(store::Store& store, const Clock& clock, store::DomainRecord& record, const Error& error,
+                    const std::string& verb) noexcept;
+
+}  // namespace certcli::lifecycle::steps
