@@ -43,6 +43,22 @@ struct RecordedError {
   std::string hint;    // what fixes it
 };
 
+// What renewal remembers between runs (domain.toml [renewal]).
+struct RenewalState {
+  std::optional<int> buffer_days;  // this domain's own; else config.toml's; else the lifetime rule
+  std::string deploy_hook;         // this domain's own; run through /bin/sh -c after a change
+  int failures = 0;                // consecutive failed renewals; 0 after a success
+  std::optional<TimePoint> next_attempt_at;  // backoff: `renew` skips the domain until then
+  // RFC 9773: the live certificate's CertID, the CA's suggested window, the point chosen once
+  // inside it, and when renewalInfo may be fetched again.
+  std::string ari_cert_id;
+  std::optional<TimePoint> ari_window_start;
+  std::optional<TimePoint> ari_window_end;
+  std::optional<TimePoint> ari_renew_at;
+  std::optional<TimePoint> ari_fetch_after;
+  std::vector<int> alerts_sent;    // expiry thresholds (days) already posted for the live certificate
+};
+
 struct DomainRecord {
   std::string name;                // primary name, normalized
   std::vector<std::string> names;  // every SAN, primary first
@@ -61,9 +77,12 @@ struct DomainRecord {
   std::string fingerprint;
 
   std::optional<TimePoint> created_at;
+  std::optional<TimePoint> not_before;  // of the live certificate: its lifetime without parsing it
   std::optional<TimePoint> issued_at;
   std::optional<TimePoint> expires_at;
   std::optional<TimePoint> last_updated_at;
+
+  RenewalState renewal;
 };
 
 struct AccountRecord {

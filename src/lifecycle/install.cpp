@@ -34,7 +34,15 @@ crypto::CertificateInfo install(store::Store& store, const Clock& clock, store::
   record.serial = info.serial_hex;
   record.fingerprint = info.sha256_fingerprint;
   record.issued_at = now;
+  record.not_before = info.not_before;
   record.expires_at = info.not_after;
+  // A new certificate starts its renewal story afresh: no backoff, no alerts sent, and the CA's
+  // renewal window (ARI) is asked for anew for this certificate.
+  const auto buffer_days = record.renewal.buffer_days;
+  const auto deploy_hook = record.renewal.deploy_hook;
+  record.renewal = store::RenewalState{};
+  record.renewal.buffer_days = buffer_days;
+  record.renewal.deploy_hook = deploy_hook;
   record.order_url.clear();
   record.error.reset();
   record.status = store::CertificateStatus::ready;

@@ -60,6 +60,14 @@ std::string string_of(const toml::table& table, std::string_view key, const std:
   return *value;
 }
 
+std::optional<int> int_of(const toml::table& table, std::string_view key, const std::string& source) {
+  const toml::node* node = table.get(key);
+  if (!node) return std::nullopt;
+  auto value = node->value_exact<int64_t>();
+  if (!value || *value < 0 || *value > 1000000) throw corrupt(source, fmt::format("'{}' is not a small whole number", key));
+  return static_cast<int>(*value);
+}
+
 toml::array to_array(const std::vector<std::string>& values) {
   toml::array array;
   for (const auto& v : values) array.push_back(v);
@@ -141,6 +149,7 @@ toml::table domain_to_toml(const DomainRecord& r) {
   put_string(cert, "live_version", r.live_version);
   put_string(cert, "serial", r.serial);
   put_string(cert, "fingerprint", r.fingerprint);
+  put_time(cert, "not_before", r.not_before);
   put_time(cert, "issued_at", r.issued_at);
   put_time(cert, "expires_at", r.expires_at);
   put_time(cert, "last_updated_at", r.last_updated_at);
@@ -152,6 +161,22 @@ toml::table domain_to_toml(const DomainRecord& r) {
     cert.insert("error", std::move(error));
   }
   t.insert("certificate", std::move(cert));
+  toml::table renewal;
+  if (r.renewal.buffer_days) renewal.insert("buffer_days", *r.renewal.buffer_days);
+  put_string(renewal, "deploy_hook", r.renewal.deploy_hook);
+  if (r.renewal.failures > 0) renewal.insert("failures", r.renewal.failures);
+  put_time(renewal, "next_attempt_at", r.renewal.next_attempt_at);
+  put_string(renewal, "ari_cert_id", r.renewal.ari_cert_id);
+  put_time(renewal, "ari_window_start", r.renewal.ari_window_start);
+  put_time(renewal, "ari_window_end", r.renewal.ari_window_end);
+  put_time(renewal, "ari_renew_at", r.renewal.ari_renew_at);
+  put_time(renewal, "ari_fetch_after", r.renewal.ari_fetch_after);
+  if (!r.renewal.alerts_sent.empty()) {
+    toml::array sent;
+    for (int days : r.renewal.alerts_sent) sent.push_back(days);
+    renewal.insert("alerts_sent", std::move(sent));
+  }
+  if (!renewal.empty()) t.insert("renewal", std::move(renewal));
   put_time(t, "created_at", r.created_at);
   return t;
 }
@@ -181,12 +206,33 @@ DomainRecord domain_from_toml(const toml::table& t, const std::string& source) {
     r.live_version = string_of(*cert, "live_version", source);
     r.serial = string_of(*cert, "serial", source);
     r.fingerprint = string_of(*cert, "fingerprint", source);
+    r.not_before = time_of(*cert, "not_before", source);
     r.issued_at = time_of(*cert, "issued_at", source);
     r.expires_at = time_of(*cert, "expires_at", source);
     r.last_updated_at = time_of(*cert, "last_updated_at", source);
     if (const toml::table* error = (*cert)["error"].as_table())
       r.error = RecordedError{string_of(*error, "type", source), string_of(*error, "detail", source),
                               string_of(*error, "hint", source)};
+  }
+  if (const toml::table* renewal = t["renewal"].as_table()) {
+    r.renewal.buffer_days = int_of(*renewal, "buffer_days", source);
+    r.renewal.deploy_hook = string_of(*renewal, "deploy_hook", source);
+    r.renewal.failures = int_of(*renewal, "failures", source).value_or(0);
+    r.renewal.next_attempt_at = time_of(*renewal, "next_attempt_at", source);
+    r.renewal.ari_cert_id = string_of(*renewal, "ari_cert_id", source);
+    r.renewal.ari_window_start = time_of(*renewal, "ari_window_start", source);
+    r.renewal.ari_window_end = time_of(*renewal, "ari_window_end", source);
+    r.renewal.ari_renew_at = time_of(*renewal, "ari_renew_at", source);
+    r.renewal.ari_fetch_after = time_of(*renewal, "ari_fetch_after", source);
+    if (const toml::node* node = renewal->get("alerts_sent")) {
+      const toml::array* sent = node->as_array();
+      if (!sent) throw corrupt(source, "'alerts_sent' is not a list");
+      for (const toml::node& item : *sent) {
+        auto days = item.value<int64_t>();
+        if (!days || *days < 0 || *days > 100000) throw corrupt(source, "'alerts_sent' holds a value that is not a day count");
+        r.renewal.alerts_sent.push_back(static_cast<int>(*days));
+      }
+    }
   }
   return r;
 }
