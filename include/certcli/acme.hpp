@@ -1,7 +1,8 @@
 // certcli/acme.hpp — an RFC 8555 client and nothing more: no policy, no store, no printing.
 // Owns: the directory, the nonce pool (fed by every Replay-Nonce; HEAD newNonce only when it is
 // empty; badNonce retried), JWS signing (jwk for newAccount, kid after), accounts, orders,
-// authorizations, challenges, finalize and certificate download, polling with Retry-After.
+// authorizations, challenges, finalize and certificate download, polling with Retry-After, and
+// ACME Renewal Information (RFC 9773): asking when to renew, and naming what an order replaces.
 #pragma once
 
 #include <certcli/clock.hpp>
@@ -68,6 +69,8 @@ class AcmeError : public Error {
 class CaMisbehaved : public Error {
  public:
   CaMisbehaved(std::string message, std::string subject);
+  // With its own hint, for what is not part of an order (renewal information).
+  CaMisbehaved(std::string message, std::string subject, std::string hint);
 };
 
 // The CA asked certcli to wait (Retry-After on a poll, a 429 or a 503) until a time past this
@@ -119,6 +122,19 @@ struct Order {
   std::optional<Problem> error;
 };
 
+// What a CA suggests about renewing one certificate (RFC 9773 4.2): renew at a time picked
+// uniformly at random within [window_start, window_end). A suggestion, which the CA may move (to the
+// past, when it is about to revoke the certificate); asking again after `retry_after` tells.
+struct RenewalInfo {
+  TimePoint window_start;
+  TimePoint window_end;         // always after window_start
+  std::string explanation_url;  // a page explaining the window; empty when the CA gave none
+  // When to ask the CA again (RFC 9773 4.3: the response's Retry-After), as sent, not capped; the
+  // RFC suggests treating less than a minute as a minute and more than a day as a day. nullopt
+  // when the CA sent none or a malformed one.
+  std::optional<TimePoint> retry_after;
+};
+
 struct Account {
   std::string url;
   std::string status;
@@ -157,6 +173,21 @@ class Client {
   Account register_account(const std::vector<std::string>& contacts, bool agree_to_terms);
 
   Order new_order(const std::vector<std::string>& dns_names);
+  // newOrder naming the certificate it replaces by its ARI CertID (RFC 9773 5; crypto::ari_cert_id),
+  // which lets the CA link the two (and exempt a renewal the CA asked for from rate limits). Empty
+  // `replaces`, or a CA whose directory has no renewalInfo (RFC 9773 5: the field is not sent
+  // there): a plain newOrder. When the CA refuses the field (problem_rejects_replaces: the
+  // certificate was already replaced, or the CA does not know it), the order is placed once more
+  // without it: a renewal must not fail for want of a hint.
+  Order new_order(const std::vector<std::string>& dns_names, const std::string& replaces);
+
+  // The CA's renewal suggestion for the certificate with ARI CertID `cert_id` (RFC 9773 4.1: an
+  // unauthenticated GET of <renewalInfo>/<certID>; 429 and 503 honoured within the budget as
+  // elsewhere). nullopt when the CA offers no renewalInfo (no request is made) or answers 404
+  // (it does not know the certificate, e.g. one from another CA). Throws Error{invalid_input} when
+  // `cert_id` is not a CertID, CaMisbehaved when the answer is malformed (RFC 9773 4.2: treat that
+  // as no answer), AcmeError for other refusals, Error{network} when the CA cannot be reached.
+  std::optional<RenewalInfo> fetch_renewal_info(const std::string& cert_id);
   Order fetch_order(const std::string& url);
   Authorization fetch_authorization(const std::string& url);
   // Tells the CA the challenge is ready to be validated (RFC 8555 7.5.1).
@@ -212,6 +243,24 @@ class Client {
 // their fields follow rules certcli cannot check.
 Order parse_order(const nlohmann::json& body, std::string url, const Sender& sender = {});
 Authorization parse_authorization(const nlohmann::json& body, std::string url, const Sender& sender = {});
+// A renewalInfo body (RFC 9773 4.2): suggestedWindow.start and .end as RFC 3339, end after start;
+// explanationURL, when present, an absolute URL of the sender's scheme or https. retry_after is
+// left empty (it comes from a header). Throws CaMisbehaved naming `sender` and the bad value.
+RenewalInfo parse_renewal_info(const nlohmann::json& body, const Sender& sender = {});
+// The moment to renew within the window: window_start + fraction * (window_end - window_start).
+// RFC 9773 4.2 wants it uniformly random, so `fraction` is drawn by the caller from [0, 1), once
+// per window and kept (a fresh draw every run would pull renewals towards the window's start).
+// A fraction outside [0, 1) (or NaN) is clamped into it; the result is always before window_end
+// when the window is not empty. Pure: no clock, no randomness.
+TimePoint renewal_time_in_window(const RenewalInfo& info, double fraction);
+// Whether the suggested window has ended by `now`: the CA then wants the certificate replaced
+// at once (RFC 9773 4.2, e.g. ahead of a revocation).
+bool renewal_window_has_passed(const RenewalInfo& info, TimePoint now);
+// Whether a newOrder refusal is about its "replaces" field: the alreadyReplaced type (RFC 9773
+// 7.4), or a 4xx malformed, conflict or unauthorized problem whose detail speaks of the
+// replacement (what CAs sent before that type existed, and for a CertID of another CA or
+// account). new_order retries such an order once without the field.
+bool problem_rejects_replaces(const Problem& problem);
 // A URL a CA sent (a Location header, a link in an object): absolute, of the sender's scheme,
 // printable ASCII without spaces, at most 2048 characters. Throws CaMisbehaved.
 std::string check_ca_url(const std::string& url, const std::string& what, const Sender& sender);

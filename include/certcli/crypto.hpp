@@ -1,7 +1,7 @@
 // certcli/crypto.hpp — the only module that touches OpenSSL key, CSR and certificate objects.
-// Owns: key generation and PEM I/O, signatures (raw JWS form), CSRs, certificate parsing,
-// base64url, SHA-256, JWK and its RFC 7638 thumbprint. Uses OpenSSL 3 EVP APIs only; no
-// deprecated call, no raw *_free outside src/crypto/.
+// Owns: key generation and PEM I/O, signatures (raw JWS form), CSRs, certificate parsing and
+// its RFC 9773 ARI CertID, base64url, SHA-256, JWK and its RFC 7638 thumbprint. Uses OpenSSL 3
+// EVP APIs only; no deprecated call, no raw *_free outside src/crypto/.
 #pragma once
 
 #include <certcli/clock.hpp>
@@ -90,5 +90,16 @@ std::vector<std::string> split_pem_certificates(std::string_view bundle);
 CertificateInfo parse_certificate(std::string_view pem);
 // Whether the first certificate of `certificate_pem` carries the public half of `key`.
 bool key_matches_certificate(const PrivateKey& key, std::string_view certificate_pem);
+
+// The ACME Renewal Information CertID of the first certificate of `certificate_pem` (RFC 9773
+// 4.1): base64url(Authority Key Identifier keyIdentifier) "." base64url(serial number), where the
+// serial is the DER INTEGER's content octets (a leading 0x00 kept when the high bit is set; no tag
+// or length), both unpadded. It names the certificate in renewalInfo URLs and in a newOrder's
+// "replaces". Throws Error{crypto} when there is no certificate, or when it has no AKI extension
+// with a keyIdentifier (a CA that omits it cannot be asked about the certificate).
+std::string ari_cert_id(const std::string& certificate_pem);
+// The same from its two raw parts, for callers (and tests) that hold them already. Throws
+// Error{invalid_input} when either part is empty.
+std::string ari_cert_id_from_parts(std::string_view aki_key_id_bytes, std::string_view serial_content_octets);
 
 }  // namespace certcli::crypto

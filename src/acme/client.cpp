@@ -202,10 +202,24 @@ Account Client::register_account(const std::vector<std::string>& contacts, bool 
   return account;
 }
 
-Order Client::new_order(const std::vector<std::string>& dns_names) {
+Order Client::new_order(const std::vector<std::string>& dns_names) { return new_order(dns_names, std::string()); }
+
+Order Client::new_order(const std::vector<std::string>& dns_names, const std::string& replaces) {
   nlohmann::json identifiers = nlohmann::json::array();
   for (const auto& name : dns_names) identifiers.push_back({{"type", "dns"}, {"value", name}});
-  net::HttpResponse response = post(directory().new_order, nlohmann::json{{"identifiers", identifiers}});
+  nlohmann::json payload = {{"identifiers", identifiers}};
+  // RFC 9773 5: only to a CA that offers ARI; another may refuse the unknown field.
+  const bool send_replaces = !replaces.empty() && !directory().renewal_info.empty();
+  if (send_replaces) payload["replaces"] = replaces;
+  net::HttpResponse response;
+  try {
+    response = post(directory().new_order, payload);
+  } catch (const AcmeError& e) {
+    // The hint was only a hint: the renewal itself must still happen (one more request).
+    if (!send_replaces || !problem_rejects_replaces(e.problem())) throw;
+    payload.erase("replaces");
+    response = post(directory().new_order, payload);
+  }
   std::string url = checked_location(response, "an order");
   return parse_order(parse_body(response, "newOrder"), url, sender_);
 }

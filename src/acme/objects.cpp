@@ -83,6 +83,9 @@ CaMisbehaved::CaMisbehaved(std::string message, std::string subject)
             "if this repeats, report it to the CA",
             std::move(subject)) {}
 
+CaMisbehaved::CaMisbehaved(std::string message, std::string subject, std::string hint)
+    : Error(ErrorKind::ca_rejected, std::move(message), std::move(hint), std::move(subject)) {}
+
 RetryLater::RetryLater(std::string what_waits, TimePoint retry_at, std::string subject)
     : Error(ErrorKind::retry_later,
             fmt::format("{}: the CA asked certcli to wait until {}, longer than this run may wait", what_waits,

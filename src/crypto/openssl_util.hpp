@@ -32,6 +32,7 @@ using ExtStackPtr = std::unique_ptr<STACK_OF(X509_EXTENSION), Deleter<free_exten
 using GeneralNamePtr = std::unique_ptr<GENERAL_NAME, Deleter<GENERAL_NAME_free>>;
 using GeneralNamesPtr = std::unique_ptr<GENERAL_NAMES, Deleter<GENERAL_NAMES_free>>;
 using Asn1StringPtr = std::unique_ptr<ASN1_STRING, Deleter<ASN1_STRING_free>>;
+using AuthorityKeyIdPtr = std::unique_ptr<AUTHORITY_KEYID, Deleter<AUTHORITY_KEYID_free>>;
 using OsslStringPtr = std::unique_ptr<char, Deleter<free_openssl_string>>;
 using Utf8Ptr = std::unique_ptr<unsigned char, Deleter<free_openssl_string>>;
 
