@@ -69,10 +69,13 @@ _certcli() {
     local global_opts="--home --directory --ca --staging --ca-bundle --verbose -v"
     local presets="letsencrypt letsencrypt-staging zerossl google google-staging buypass buypass-staging"
     local key_types="ec256 ec384 rsa2048 rsa3072 rsa4096"
+    local config_keys="account.email account.key_type ca.name ca.directory certificate.key_type challenge.webroot
+        challenge.http_listen renewal.buffer_days renewal.deploy_hook renewal.deploy_hook_timeout alerts.webhook alerts.days"
 
     # Walk the words before the cursor: which command, how many positionals, which --home.
     # opt is set when the cursor is on the value of an option.
-    local cmd="" sub="" home="" opt="" npos=0 i w
+    # key is the first positional of `config set` (what its value is completed for).
+    local cmd="" sub="" key="" home="" opt="" npos=0 i w
     for ((i = 1; i < cword; i++)); do
         w=${words[i]}
         case $w in
@@ -88,10 +91,10 @@ _certcli() {
             *)
                 if [[ -z $cmd ]]; then
                     cmd=$w
-                elif [[ $cmd == domain && -z $sub ]]; then
+                elif [[ ($cmd == domain || $cmd == config) && -z $sub ]]; then
                     sub=$w
                 else
-                    ((npos++))
+                    ((npos++ == 0)) && key=$w
                 fi ;;
         esac
     done
@@ -134,7 +137,7 @@ _certcli() {
     case $cmd in
         "")
             opts="--help -h --version $global_opts"
-            [[ $cur != -* ]] && opts="domain issue status" ;;
+            [[ $cur != -* ]] && opts="domain issue status config" ;;
         domain)
             case $sub in
                 "")
@@ -155,6 +158,33 @@ _certcli() {
         status)
             opts="--help -h --json $global_opts"
             ((npos == 0)) && want_domain=1 ;;
+        config)
+            case $sub in
+                "")
+                    opts="--help -h"
+                    [[ $cur != -* ]] && opts="show set unset path" ;;
+                show) opts="--help -h --json $global_opts" ;;
+                path) opts="--help -h $global_opts" ;;
+                set | unset)
+                    opts="--help -h $global_opts"
+                    if [[ $cur != -* && $npos -eq 0 ]]; then
+                        COMPREPLY=($(compgen -W "$config_keys" -- "$cur"))
+                        return
+                    fi
+                    if [[ $cur != -* && $sub == set && $npos -eq 1 ]]; then
+                        case $key in
+                            account.key_type | certificate.key_type) COMPREPLY=($(compgen -W "$key_types" -- "$cur")) ;;
+                            ca.name) COMPREPLY=($(compgen -W "$presets" -- "$cur")) ;;
+                            challenge.webroot)
+                                compopt -o filenames 2>/dev/null
+                                COMPREPLY=($(compgen -d -- "$cur")) ;;
+                            challenge.http_listen)
+                                COMPREPLY=($(compgen -W ":80 0.0.0.0:80 127.0.0.1:80 [::]:80" -- "$cur"))
+                                _certcli_trim_colon "$cur" ;;
+                        esac
+                        return
+                    fi ;;
+            esac ;;
     esac
 
     # --http-listen and --webroot exclude each other (domain add and issue).

@@ -109,6 +109,7 @@ complete -c certcli -s v -l verbose -d 'Show every HTTP request made to the CA'
 complete -c certcli -n '__certcli_at' -a domain -d 'Manage the domains certcli keeps certificates for'
 complete -c certcli -n '__certcli_at' -a issue -d 'Obtain a certificate for an added domain from the CA'
 complete -c certcli -n '__certcli_at' -a status -d "Show each domain's certificate status (or one domain's)"
+complete -c certcli -n '__certcli_at' -a config -d 'Show or change the defaults in config.toml'
 
 # domain add | list | remove
 complete -c certcli -n '__certcli_at domain' -a add -d 'Add a domain (and more names for the same certificate)'
@@ -138,3 +139,27 @@ complete -c certcli -n '__certcli_in issue' -l json -d 'Print the result as JSON
 # status [NAME]
 complete -c certcli -n '__certcli_wants_domain status' -a '(__certcli_domains)' -d Domain
 complete -c certcli -n '__certcli_in status' -l json -d 'Print JSON: an object for one domain, an array for all'
+
+# config show | set KEY VALUE | unset KEY | path
+complete -c certcli -n '__certcli_at config' -a show -d 'Show every setting, its value and where it comes from'
+complete -c certcli -n '__certcli_at config' -a set -d 'Set a key in config.toml, after checking it'
+complete -c certcli -n '__certcli_at config' -a unset -d 'Remove a key from config.toml, so that its built-in applies'
+complete -c certcli -n '__certcli_at config' -a path -d 'Print where config.toml is'
+complete -c certcli -n '__certcli_in config show' -l json -d 'Print a JSON array of {key, value, source, secret}'
+complete -c certcli -n '__certcli_at config set; or __certcli_at config unset' -a '
+    account.email\t"Contact e-mails for new accounts (comma-separated)"
+    account.key_type\t"Key type of new accounts"
+    ca.name\t"CA preset (excludes ca.directory)"
+    ca.directory\t"ACME directory URL (excludes ca.name)"
+    certificate.key_type\t"Key type of new certificates"
+    challenge.webroot\t"Answer http-01 through this document root"
+    challenge.http_listen\t"Answer http-01 with a listener on ADDR:PORT"
+    renewal.buffer_days\t"Renew when fewer days are left (1-365)"
+    renewal.deploy_hook\t"Run through /bin/sh -c after a certificate changes"
+    renewal.deploy_hook_timeout\t"Seconds the deploy hook may run (default 300)"
+    alerts.webhook\t"URL for expiry and failure alerts (a secret)"
+    alerts.days\t"Expiry thresholds in days (default 30,14,7)"'
+complete -c certcli -n '__certcli_at config set account.key_type; or __certcli_at config set certificate.key_type' -a 'ec256 ec384 rsa2048 rsa3072 rsa4096'
+complete -c certcli -n '__certcli_at config set ca.name' -a 'letsencrypt letsencrypt-staging zerossl google google-staging buypass buypass-staging'
+complete -c certcli -n '__certcli_at config set challenge.webroot' -a '(__fish_complete_directories)'
+complete -c certcli -n '__certcli_at config set challenge.http_listen' -a ':80 0.0.0.0:80 127.0.0.1:80 [::]:80'

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <certcli/clock.hpp>
+#include <certcli/config.hpp>
 #include <certcli/error.hpp>
 #include <certcli/lifecycle.hpp>
 #include <certcli/net.hpp>
@@ -10,6 +11,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include <filesystem>
 #include <memory>
 #include <string>
 
@@ -32,17 +34,32 @@ class Context {
  public:
   explicit Context(GlobalOptions& options) : options_(options) {}
   store::Store& store();
+  // The state directory: --home, else store::default_home(). Creates nothing.
+  std::filesystem::path home() const;
   net::HttpClient& http();
-  Clock& clock() { return clock_; }
+  // For the alert webhook: the system's trust store, not --ca-bundle (which is the CA's).
+  net::HttpClient& webhook_http();
+  // config.toml in the state directory, read once; a bad file stops the command (exit 3).
+  const config::Config& config();
+  // The real clock; CERTCLI_TEST_NOW (tests only, README "Testing") shifts it.
+  Clock& clock();
   // The CA the command line names, if it names one (--ca, --directory or --staging).
   std::optional<lifecycle::CaSelection> ca() const;
   GlobalOptions& options() { return options_; }
+  // A command that finished but must say something was wrong (some renewals failed, a hook
+  // failed) reports on stderr itself and sets the exit status here, so that --json output
+  // stays one document.
+  void report_partial_failure(ErrorKind kind, const std::string& message, const std::string& hint);
+  int exit_status() const { return exit_status_; }
 
  private:
   GlobalOptions& options_;
-  SystemClock clock_;
+  std::unique_ptr<Clock> clock_;
   std::unique_ptr<store::Store> store_;
   std::unique_ptr<net::HttpClient> http_;
+  std::unique_ptr<net::HttpClient> webhook_http_;
+  std::optional<config::Config> config_;
+  int exit_status_ = 0;
 };
 
 // Parses the command line into `options` and runs the chosen subcommand; throws Error.
@@ -51,6 +68,8 @@ int run(int argc, char** argv, GlobalOptions& options);
 void register_domain_commands(CLI::App& app, Context& context);
 void register_issue_command(CLI::App& app, Context& context);
 void register_status_command(CLI::App& app, Context& context);
+void register_renew_commands(CLI::App& app, Context& context);
+void register_config_command(CLI::App& app, Context& context);
 
 int exit_code_for(ErrorKind kind);
 // The short name of a kind in JSON error output ("not_found").

@@ -18,8 +18,12 @@
 
 namespace certcli::cli {
 
+std::filesystem::path Context::home() const {
+  return options_.home.empty() ? store::default_home() : std::filesystem::path(options_.home);
+}
+
 store::Store& Context::store() {
-  if (!store_) store_ = store::open_file_store(options_.home.empty() ? store::default_home() : store::fs::path(options_.home));
+  if (!store_) store_ = store::open_file_store(home());
   return *store_;
 }
 
@@ -31,6 +35,40 @@ net::HttpClient& Context::http() {
     http_ = std::make_unique<net::HttpClient>(http_options);
   }
   return *http_;
+}
+
+void Context::report_partial_failure(ErrorKind kind, const std::string& message, const std::string& hint) {
+  std::fflush(stdout);
+  fmt::print(stderr, "certcli: error: {}\n", message);
+  if (!hint.empty()) fmt::print(stderr, "certcli: hint: {}\n", hint);
+  if (exit_status_ == 0) exit_status_ = exit_code_for(kind);
+}
+
+net::HttpClient& Context::webhook_http() {
+  if (!webhook_http_) webhook_http_ = std::make_unique<net::HttpClient>(net::HttpClientOptions{});
+  return *webhook_http_;
+}
+
+const config::Config& Context::config() {
+  if (!config_) {
+    auto getenv = [](const std::string& name) -> std::optional<std::string> {
+      const char* value = std::getenv(name.c_str());
+      return value ? std::optional<std::string>(value) : std::nullopt;
+    };
+    config_ = config::load_config(config::config_file(home()), getenv);
+  }
+  return *config_;
+}
+
+Clock& Context::clock() {
+  if (!clock_) {
+    // Test-only: integration tests move time forward (renewal, alerts) against a real CA.
+    if (const char* now = std::getenv("CERTCLI_TEST_NOW"); now && *now)
+      clock_ = std::make_unique<ShiftedClock>(parse_rfc3339(now) - SystemClock().now());
+    else
+      clock_ = std::make_unique<SystemClock>();
+  }
+  return *clock_;
 }
 
 std::optional<lifecycle::CaSelection> Context::ca() const {
@@ -224,6 +262,8 @@ int run(int argc, char** argv, GlobalOptions& options) {
   register_domain_commands(app, context);
   register_issue_command(app, context);
   register_status_command(app, context);
+  register_renew_commands(app, context);
+  register_config_command(app, context);
   // Set after the subcommands exist, so that only the top-level help carries it.
   app.footer(exit_code_table() +
              "\nState lives in --home, else $CERTCLI_HOME, else /var/lib/certcli for root, else\n"
@@ -247,7 +287,7 @@ int run(int argc, char** argv, GlobalOptions& options) {
     // Same two-line shape as every other certcli error.
     throw Error(ErrorKind::usage, e.what(), "see certcli --help, or certcli SUBCOMMAND --help");
   }
-  return 0;
+  return context.exit_status();
 }
 
 }  // namespace certcli::cli
