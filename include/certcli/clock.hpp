@@ -23,6 +23,19 @@ class SystemClock final : public Clock {
   void sleep_for(std::chrono::milliseconds duration) override;
 };
 
+// The system clock moved by a fixed offset; sleeps are real. For tests that must see a
+// certificate's future (renewal, alerts) while talking to a real CA (CERTCLI_TEST_NOW).
+class ShiftedClock final : public Clock {
+ public:
+  explicit ShiftedClock(std::chrono::seconds offset) : offset_(offset) {}
+  TimePoint now() const override { return system_.now() + offset_; }
+  void sleep_for(std::chrono::milliseconds duration) override { system_.sleep_for(duration); }
+
+ private:
+  SystemClock system_;
+  std::chrono::seconds offset_;
+};
+
 // RFC 3339 in UTC with a trailing Z ("2026-11-25T16:38:16Z").
 std::string format_rfc3339(TimePoint t);
 // Parses RFC 3339 (fractional seconds dropped, offsets honoured); throws Error{invalid_input}.

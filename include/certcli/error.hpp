@@ -20,6 +20,8 @@ enum class ErrorKind {
   crypto,       // key, CSR or certificate handling failed
   internal,     // a bug: an invariant did not hold
   retry_later,  // the CA asked certcli to wait past this run's budget; run again after that time
+  renewal_failed,  // `renew`: one or more renewals failed (each is recorded with its next attempt)
+  hook_failed,  // a deploy hook failed; the new certificate is in place
   interrupted,  // SIGINT or SIGTERM asked certcli to stop
 };
 

@@ -5,6 +5,7 @@
 
 #include <certcli/clock.hpp>
 #include <certcli/crypto.hpp>
+#include <certcli/error.hpp>
 #include <certcli/net.hpp>
 #include <certcli/store.hpp>
 
@@ -39,6 +40,8 @@ struct AddDomainRequest {
   std::vector<std::string> extra_names;
   store::ChallengeConfig challenge;
   std::string key_type = "ec256";
+  std::optional<int> buffer_days;  // renew when fewer days are left (else config.toml, else a third)
+  std::string deploy_hook;         // run through /bin/sh -c after this domain's certificate changes
 };
 struct AddDomainResult {
   store::DomainRecord record;
@@ -62,9 +65,24 @@ struct IssueRequest {
   // From --http-listen / --webroot; replaces the stored challenge settings for this run and
   // is saved with the domain, so that renewals use the same.
   std::optional<store::ChallengeConfig> challenge;
+  // config.toml's defaults, used where neither the command line nor the domain says:
+  std::optional<CaSelection> default_ca;
+  store::ChallengeConfig default_challenge;
   // How long this run may wait on the CA in all (polls, Retry-After). A CA that asks for a
   // longer wait gets RetryLater: the order is kept for the next run.
   std::chrono::seconds time_budget{180};
+  // --deploy-hook: run after the certificate is installed, and saved with the domain for
+  // renewals. Without it, the domain's own, else `default_deploy_hook` (config.toml).
+  std::optional<std::string> deploy_hook;
+  std::string default_deploy_hook;
+  std::chrono::seconds deploy_hook_timeout{300};
+};
+
+// What became of a deploy hook run after a certificate changed.
+struct HookOutcome {
+  std::string command;
+  bool succeeded = false;
+  std::string detail;  // "exited with status 3", "did not finish within 300 s and was stopped"
 };
 
 struct IssueResult {
@@ -75,6 +93,7 @@ struct IssueResult {
   bool account_created = false;
   bool order_resumed = false;
   long acme_requests = 0;
+  std::optional<HookOutcome> hook;  // when a deploy hook ran
 };
 
 // Progress lines for the user ("ordering", "validating www.example.com via http-01 on ...").
@@ -86,6 +105,79 @@ using Progress = std::function<void(const std::string&)>;
 // status = failed with the error, and the in-flight order is kept so the next run resumes it.
 IssueResult issue_certificate(store::Store& store, Clock& clock, net::HttpClient& http,
                               const IssueRequest& request, const Progress& progress);
+
+// Expiry alerts: a JSON POST to `webhook_url` when a certificate crosses each threshold (days
+// left), once per threshold per certificate, and when a renewal fails.
+struct AlertSettings {
+  std::string webhook_url;  // empty: alerts are worked out and reported, not posted
+  std::vector<int> days{30, 14, 7};
+};
+
+struct RenewSettings {  // config.toml's renewal and alert settings, resolved by the caller
+  store::ChallengeConfig default_challenge;
+  std::optional<int> buffer_days;
+  std::string deploy_hook;
+  std::chrono::seconds deploy_hook_timeout{300};
+  AlertSettings alerts;
+};
+
+struct RenewRequest {
+  std::vector<std::string> names;  // empty: every managed domain
+  bool force = false;              // renew even when not due, and despite backoff
+  // Run the whole flow against the staging twin of the domain's CA (or `ca` when given), keep
+  // nothing: no record, key, archive or live file changes, no hook, no alert.
+  bool dry_run = false;
+  std::optional<CaSelection> ca;   // with dry_run: where to try
+  std::string deploy_hook;         // --deploy-hook: this run only, over the domain's and config's
+  std::chrono::seconds time_budget{180};  // per domain, as issue's --timeout
+  std::chrono::seconds random_delay{0};   // wait a random part of this before the first request
+  RenewSettings settings;
+};
+
+enum class RenewAction { skipped, renewed, failed, backed_off };
+std::string to_string(RenewAction action);
+
+struct RenewOutcome {
+  std::string domain;
+  RenewAction action = RenewAction::skipped;
+  std::string reason;                        // why skipped / due / failed
+  std::optional<TimePoint> next_attempt_at;  // backed off or failed: when it is tried again
+  std::optional<TimePoint> due_at;           // skipped: when it becomes due
+  std::optional<TimePoint> new_expiry;       // renewed
+  std::optional<HookOutcome> hook;
+  std::optional<Error> error;                // failed
+};
+
+struct RenewReport {
+  std::vector<RenewOutcome> outcomes;
+  long acme_requests = 0;
+  std::vector<std::string> alert_errors;     // webhook POSTs that failed (tried again next run)
+  bool any_failed() const;
+  bool any_hook_failed() const;
+};
+
+// The challenge settings a run uses: the domain's own, else the default (config.toml), else
+// certcli's listener on :80.
+store::ChallengeConfig effective_challenge(const store::DomainRecord& record, const store::ChallengeConfig& fallback);
+
+// Renews every managed domain (or those named) that is due, after renewal::renewal_due, skips
+// those backing off, and then posts the expiry alerts owed. A domain neither due nor backing
+// off costs no request to the CA and no certificate parse. Failures are recorded with their
+// next attempt; an interruption stops the run (the domain resumes next time).
+RenewReport renew_certificates(store::Store& store, Clock& clock, net::HttpClient& ca_http, net::HttpClient& webhook_http,
+                               const RenewRequest& request, const Progress& progress);
+
+struct ExpiryReport {
+  std::string domain;
+  std::string status;
+  std::optional<TimePoint> expires_at;
+  int days_left = 0;
+  std::vector<int> alerts_posted;  // thresholds posted by this run
+  std::string alert_error;         // the POST failed: tried again on the next run
+};
+// `certcli check`: the expiry alerts alone, with no request to the CA.
+std::vector<ExpiryReport> check_expiry(store::Store& store, const Clock& clock, net::HttpClient& webhook_http,
+                                       const AlertSettings& settings);
 
 struct DomainStatus {
   store::DomainRecord record;

@@ -15,6 +15,8 @@ void register_domain_commands(CLI::App& app, Context& context) {
     std::string key_type = "ec256";
     std::string http_listen;
     std::string webroot;
+    int buffer_days = 0;
+    std::string deploy_hook;
   };
   auto args = std::make_shared<AddArgs>();
   CLI::App* add = domain->add_subcommand("add", "Add a domain (and more names for the same certificate)");
@@ -23,6 +25,9 @@ void register_domain_commands(CLI::App& app, Context& context) {
   add->add_option("--key-type", args->key_type, "Certificate key: ec256 (default), ec384, rsa2048, rsa3072, rsa4096");
   auto* listen = add->add_option("--http-listen", args->http_listen, "http-01 standalone listener ADDR:PORT (default :80)");
   add->add_option("--webroot", args->webroot, "Answer http-01 through this document root instead")->excludes(listen);
+  add->add_option("--buffer-days", args->buffer_days, "Renew when fewer days than this are left (1-365)");
+  add->add_option("--deploy-hook", args->deploy_hook,
+                  "Shell command run after this domain's certificate changes (CERTCLI_* variables set)");
   add->callback([&context, args] {
     lifecycle::AddDomainRequest request;
     request.name = args->name;
@@ -30,6 +35,8 @@ void register_domain_commands(CLI::App& app, Context& context) {
     request.key_type = args->key_type;
     request.challenge.http_listen = args->http_listen;
     request.challenge.webroot = args->webroot;
+    if (args->buffer_days != 0) request.buffer_days = args->buffer_days;
+    request.deploy_hook = args->deploy_hook;
     auto result = lifecycle::add_domain(context.store(), context.clock(), request);
     fmt::print("{} {} ({})\n", result.created ? "Added" : "Already added, unchanged:", result.record.name,
                fmt::join(result.record.names, ", "));

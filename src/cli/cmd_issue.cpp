@@ -15,6 +15,7 @@ void register_issue_command(CLI::App& app, Context& context) {
     std::string http_listen;
     std::string webroot;
     int timeout_seconds = 180;
+    std::string deploy_hook;
   };
   auto args = std::make_shared<IssueArgs>();
   CLI::App* issue = app.add_subcommand("issue", "Obtain a certificate for an added domain from the CA");
@@ -30,18 +31,31 @@ void register_issue_command(CLI::App& app, Context& context) {
   issue->add_option("--timeout", args->timeout_seconds, "Seconds this run may wait on the CA in all (validation, issuance, Retry-After)")
       ->check(CLI::Range(1, 3600))
       ->capture_default_str();
+  issue->add_option("--deploy-hook", args->deploy_hook,
+                    "Shell command run after the certificate is installed (saved for renewals; CERTCLI_* variables set)");
   issue->add_flag("--json", context.options().json, "Print the result as JSON");
-  issue->callback([&context, args] {
+  issue->callback([&context, args, issue_command = issue] {
     lifecycle::IssueRequest request;
     request.name = args->name;
     request.ca = context.ca();
-    request.contacts = args->emails;
+    // Precedence: command line > domain record > config.toml > built-in.
+    const config::Config& config = context.config();
+    request.contacts = args->emails.empty() ? config.account_emails : args->emails;
+    if (config.ca_name) request.default_ca = lifecycle::select_ca(*config.ca_name, "", false);
+    if (config.ca_directory) request.default_ca = lifecycle::select_ca("", *config.ca_directory, false);
+    if (config.webroot) request.default_challenge.webroot = *config.webroot;
+    if (config.http_listen) request.default_challenge.http_listen = *config.http_listen;
+    if (!args->deploy_hook.empty()) request.deploy_hook = args->deploy_hook;
+    request.default_deploy_hook = config.deploy_hook.value_or("");
+    request.deploy_hook_timeout = config.deploy_hook_timeout;
     request.agree_to_terms = args->agree_tos;
     auto account_key_type = crypto::parse_key_type(args->account_key_type);
     if (!account_key_type)
       throw Error(ErrorKind::usage, fmt::format("--account-key-type '{}' is not a key type", args->account_key_type),
                   "use one of ec256, ec384, rsa2048, rsa3072, rsa4096");
     request.account_key_type = *account_key_type;
+    if (config.account_key_type && issue_command->count("--account-key-type") == 0)
+      request.account_key_type = *config.account_key_type;
     request.time_budget = std::chrono::seconds{args->timeout_seconds};
     if (!args->http_listen.empty() || !args->webroot.empty()) {
       store::ChallengeConfig challenge;
@@ -68,17 +82,24 @@ void register_issue_command(CLI::App& app, Context& context) {
                             {"account_created", result.account_created},
                             {"order_resumed", result.order_resumed},
                             {"acme_requests", result.acme_requests}};
+      out["hook"] = result.hook ? nlohmann::json{{"succeeded", result.hook->succeeded}, {"detail", result.hook->detail}}
+                                : nlohmann::json();
       fmt::print("{}\n", out.dump(2));
-      return;
+    } else {
+      fmt::print("Certificate issued for {}\n", result.record.name);
+      fmt::print("  subject:  CN={}\n", cert.subject_common_name);
+      fmt::print("  names:    {}\n", fmt::join(cert.sans, ", "));
+      fmt::print("  expires:  {}\n", describe_time(cert.not_after, context.clock().now()));
+      fmt::print("  issuer:   {}\n", cert.issuer);
+      fmt::print("  serial:   {}\n", cert.serial_hex);
+      fmt::print("  files:    {}/{{cert,chain,fullchain,key}}.pem\n", result.live_location);
+      fmt::print("  account:  {}{}\n", result.account_url, result.account_created ? " (new)" : "");
+      if (result.hook) fmt::print("  hook:     {}\n", result.hook->succeeded ? "ok" : result.hook->detail);
     }
-    fmt::print("Certificate issued for {}\n", result.record.name);
-    fmt::print("  subject:  CN={}\n", cert.subject_common_name);
-    fmt::print("  names:    {}\n", fmt::join(cert.sans, ", "));
-    fmt::print("  expires:  {}\n", describe_time(cert.not_after, context.clock().now()));
-    fmt::print("  issuer:   {}\n", cert.issuer);
-    fmt::print("  serial:   {}\n", cert.serial_hex);
-    fmt::print("  files:    {}/{{cert,chain,fullchain,key}}.pem\n", result.live_location);
-    fmt::print("  account:  {}{}\n", result.account_url, result.account_created ? " (new)" : "");
+    if (result.hook && !result.hook->succeeded)
+      context.report_partial_failure(ErrorKind::hook_failed,
+                                     fmt::format("the deploy hook for {} {}", result.record.name, result.hook->detail),
+                                     "the new certificate is installed; fix the hook and run it by hand");
   });
 }
 

@@ -24,6 +24,9 @@ constexpr Row kTable[] = {
     {ErrorKind::crypto, 9, "crypto", "a key, CSR or certificate could not be handled"},
     {ErrorKind::retry_later, 10, "retry_later",
      "the CA asked certcli to wait longer than this run may; run it again after the time shown"},
+    {ErrorKind::renewal_failed, 11, "renewal_failed",
+     "renew: one or more renewals failed; each is retried after its backoff (see certcli status)"},
+    {ErrorKind::hook_failed, 12, "hook_failed", "a deploy hook failed; the new certificate is installed"},
     // 128 + SIGINT, as shells report a command stopped by Ctrl-C.
     {ErrorKind::interrupted, 130, "interrupted", "interrupted by SIGINT or SIGTERM; run it again to resume"},
 };

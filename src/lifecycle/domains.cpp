@@ -35,6 +35,11 @@ AddDomainResult add_domain(store::Store& store, const Clock& clock, const AddDom
     throw Error(ErrorKind::invalid_input, fmt::format("key type '{}' is not known", request.key_type),
                 "use one of ec256, ec384, rsa2048, rsa3072, rsa4096");
   record.key_type = request.key_type;
+  if (request.buffer_days && (*request.buffer_days < 1 || *request.buffer_days > 365))
+    throw Error(ErrorKind::invalid_input, fmt::format("a renewal buffer of {} days is not between 1 and 365", *request.buffer_days),
+                "give the number of days before expiry at which to renew, e.g. 30");
+  record.renewal.buffer_days = request.buffer_days;
+  record.renewal.deploy_hook = request.deploy_hook;
   record.challenge = request.challenge;
   if (record.challenge.type != "http-01")
     throw Error(ErrorKind::invalid_input, fmt::format("challenge type '{}' is not supported yet", record.challenge.type),

@@ -8,7 +8,7 @@
 namespace certcli::lifecycle::steps {
 
 crypto::CertificateInfo install(store::Store& store, const Clock& clock, store::DomainRecord& record,
-                                const crypto::PrivateKey& key, const std::string& chain_pem) {
+                                const crypto::PrivateKey& key, const std::string& chain_pem, bool ca_offers_ari) {
   std::vector<std::string> certificates = crypto::split_pem_certificates(chain_pem);
   if (certificates.empty())
     throw Error(ErrorKind::ca_rejected, "the CA's certificate download held no certificate", "try again later");
@@ -43,6 +43,11 @@ crypto::CertificateInfo install(store::Store& store, const Clock& clock, store::
   record.renewal = store::RenewalState{};
   record.renewal.buffer_days = buffer_days;
   record.renewal.deploy_hook = deploy_hook;
+  try {
+    if (ca_offers_ari) record.renewal.ari_cert_id = crypto::ari_cert_id(files.certificate);
+  } catch (const Error&) {
+    // No Authority Key Identifier: the CA cannot be asked for a renewal window (RFC 9773 4.1).
+  }
   record.order_url.clear();
   record.error.reset();
   record.status = store::CertificateStatus::ready;

@@ -15,10 +15,16 @@ namespace {
 CaSelection choose_ca(const IssueRequest& request, const store::DomainRecord& record) {
   if (request.ca) return *request.ca;
   if (!record.directory_url.empty()) return select_ca("", record.directory_url, false);
+  if (request.default_ca) return *request.default_ca;
   return select_ca("", "", false);
 }
 
 }  // namespace
+
+store::ChallengeConfig effective_challenge(const store::DomainRecord& record, const store::ChallengeConfig& fallback) {
+  if (!record.challenge.webroot.empty() || !record.challenge.http_listen.empty()) return record.challenge;
+  return fallback;
+}
 
 IssueResult issue_certificate(store::Store& store, Clock& clock, net::HttpClient& http, const IssueRequest& request,
                               const Progress& progress) {
@@ -29,7 +35,8 @@ IssueResult issue_certificate(store::Store& store, Clock& clock, net::HttpClient
   // A webroot that does not exist or a port that is taken would fail only after an account
   // and an order were made: check them first, so a refused run asks the CA nothing and
   // leaves the domain (and its valid certificate) as it was.
-  challenge::check_http01_settings(record.challenge.webroot, record.challenge.http_listen, /*try_listening=*/true);
+  const store::ChallengeConfig challenge = effective_challenge(record, request.default_challenge);
+  challenge::check_http01_settings(challenge.webroot, challenge.http_listen, /*try_listening=*/true);
   const steps::AccountOptions account{request.contacts, request.agree_to_terms, request.account_key_type};
   steps::Session session(store, clock, http, choose_ca(request, record), request.time_budget);
   if (progress) progress(fmt::format("contacting {}", session.ca().directory_url));
@@ -38,6 +45,7 @@ IssueResult issue_certificate(store::Store& store, Clock& clock, net::HttpClient
   auto lock = store.lock(std::chrono::seconds{60});
   record = require_domain(store, request.name);  // re-read: another run may have finished meanwhile
   if (request.challenge) record.challenge = *request.challenge;
+  if (request.deploy_hook) record.renewal.deploy_hook = *request.deploy_hook;
   session.load_or_register(account, progress);
 
   auto save = [&] {
@@ -50,15 +58,23 @@ IssueResult issue_certificate(store::Store& store, Clock& clock, net::HttpClient
   save();
   steps::log_event(store, clock, "issue.started", record.name, {{"ca", session.ca().directory_url}});
   try {
-    steps::ObtainedCertificate obtained = steps::run_order(session, store, record, save, progress);
+    steps::ObtainedCertificate obtained = steps::run_order(session, store, record, challenge, save, progress);
     IssueResult result;
-    result.certificate = steps::install(store, clock, record, obtained.key, obtained.chain_pem);
+    result.certificate = steps::install(store, clock, record, obtained.key, obtained.chain_pem,
+                                        !session.client().directory().renewal_info.empty());
     result.record = record;
     result.live_location = store.live_location(record.name);
     result.account_url = session.client().account_url();
     result.account_created = session.account_created();
     result.order_resumed = obtained.order_resumed;
     result.acme_requests = session.client().request_count();
+    const std::string& hook = !record.renewal.deploy_hook.empty() ? record.renewal.deploy_hook : request.default_deploy_hook;
+    if (!hook.empty()) {
+      if (progress) progress("running the deploy hook");
+      result.hook = steps::run_deploy_hook(hook, record, result.live_location, request.deploy_hook_timeout);
+      steps::log_event(store, clock, result.hook->succeeded ? "hook.succeeded" : "hook.failed", record.name,
+                       {{"detail", result.hook->detail}});
+    }
     return result;
   } catch (const Error& error) {
     steps::record_failure(store, clock, record, error, "issue");

@@ -29,9 +29,16 @@ std::unique_ptr<challenge::Solver> make_solver(const store::ChallengeConfig& con
 
 class OrderFlow {
  public:
-  OrderFlow(Session& session, store::Store& store, store::DomainRecord& record, const SaveRecord& save,
-            const Progress& progress)
-      : session_(session), client_(session.client()), store_(store), record_(record), save_(save), progress_(progress) {}
+  OrderFlow(Session& session, store::Store& store, store::DomainRecord& record, const store::ChallengeConfig& challenge,
+            const SaveRecord& save, const Progress& progress, const std::string& replaces)
+      : session_(session),
+        client_(session.client()),
+        store_(store),
+        record_(record),
+        challenge_(challenge),
+        save_(save),
+        progress_(progress),
+        replaces_(replaces) {}
 
   ObtainedCertificate run() {
     set_phase(IssuePhase::ordering);
@@ -42,7 +49,7 @@ class OrderFlow {
       say(fmt::format("resuming order {}", order->url));
     } else {
       say(fmt::format("ordering a certificate for {}", fmt::join(record_.names, ", ")));
-      order = client_.new_order(record_.names);
+      order = client_.new_order(record_.names, replaces_);
       pending_key.reset();  // a new order gets a new key
       record_.order_url = order->url;
       record_.directory_url = session_.ca().directory_url;
@@ -149,7 +156,7 @@ class OrderFlow {
           throw Error(ErrorKind::challenge, fmt::format("the authorization for {} is {}", name, authz.status),
                       "run the command again to start a new order", name);
         }
-        if (!solver) solver = make_solver(record_.challenge);
+        if (!solver) solver = make_solver(challenge_);
         auto challenge = std::find_if(authz.challenges.begin(), authz.challenges.end(),
                                       [&](const acme::Challenge& c) { return c.type == solver->challenge_type(); });
         if (challenge == authz.challenges.end())
@@ -186,15 +193,18 @@ class OrderFlow {
   acme::Client& client_;
   store::Store& store_;
   store::DomainRecord& record_;
+  const store::ChallengeConfig& challenge_;
   const SaveRecord& save_;
   const Progress& progress_;
+  const std::string& replaces_;
 };
 
 }  // namespace
 
 ObtainedCertificate run_order(Session& session, store::Store& store, store::DomainRecord& record,
-                              const SaveRecord& save, const Progress& progress) {
-  return OrderFlow(session, store, record, save, progress).run();
+                              const store::ChallengeConfig& challenge, const SaveRecord& save, const Progress& progress,
+                              const std::string& replaces) {
+  return OrderFlow(session, store, record, challenge, save, progress, replaces).run();
 }
 
 }  // namespace certcli::lifecycle::steps

@@ -77,13 +77,25 @@ using SaveRecord = std::function<void()>;
 // CA still can, else orders anew; presents and answers every challenge before polling any;
 // finalizes with the kept key; downloads the chain. The order URL is saved before any challenge
 // is answered and the key before finalize, so a crash at any point is resumed.
+// `challenge` is the effective setting (the record's, else config.toml's), not saved by this.
+// `replaces` is the ARI CertID of the certificate this one replaces (RFC 9773 5), or empty.
 ObtainedCertificate run_order(Session& session, store::Store& store, store::DomainRecord& record,
-                              const SaveRecord& save, const Progress& progress);
+                              const store::ChallengeConfig& challenge, const SaveRecord& save, const Progress& progress,
+                              const std::string& replaces = {});
 
 // Checks that the certificate matches the key, archives the four files, switches live/, marks
 // the record ready with serial, fingerprint and dates, and logs certificate.issued.
+// `ca_offers_ari`: the CA's directory has renewalInfo, so the record keeps the certificate's
+// ARI CertID for `renew` to ask about (else renew never asks that CA).
 crypto::CertificateInfo install(store::Store& store, const Clock& clock, store::DomainRecord& record,
-                                const crypto::PrivateKey& key, const std::string& chain_pem);
+                                const crypto::PrivateKey& key, const std::string& chain_pem, bool ca_offers_ari);
+
+// Runs the operator's deploy hook through /bin/sh -c with CERTCLI_DOMAIN, CERTCLI_NAMES,
+// CERTCLI_CERT, CERTCLI_KEY, CERTCLI_CHAIN, CERTCLI_FULLCHAIN and CERTCLI_LIVE_DIR in its
+// environment; its output goes to stderr; past `timeout` its process group is stopped. Never
+// throws: a failing hook is an outcome to report, and the new certificate stays in place.
+HookOutcome run_deploy_hook(const std::string& command, const store::DomainRecord& record, const std::string& live_dir,
+                            std::chrono::seconds timeout);
 
 // After a failed run: an interruption leaves the record issuing at its phase (resumed next
 // time); anything else marks it failed with the error. An order the CA poisoned is dropped

@@ -401,7 +401,7 @@ TEST_CASE("the renewal time is the window's start at fraction 0 and just before 
   CHECK(acme::renewal_time_in_window(info, largest_below_one) == info.window_end - 1s);
 }
 
-TEST_CASE("a renewal fraction outside [0, 1) is clamped into the window") {
+TEST_CASE("a renewal fraction outside 0 to 1 is clamped into the window") {
   acme::RenewalInfo info{parse_rfc3339("2025-01-02T00:00:00Z"), parse_rfc3339("2025-01-04T00:00:00Z"), "", {}};
   CHECK(acme::renewal_time_in_window(info, -3.0) == info.window_start);
   CHECK(acme::renewal_time_in_window(info, std::numeric_limits<double>::quiet_NaN()) == info.window_start);

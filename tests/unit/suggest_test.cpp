@@ -41,7 +41,7 @@ TEST_CASE("a typo of an option name is suggested") {
   CHECK(nearest("webrot", kIssueOptions) == "webroot");
 }
 
-TEST_CASE("two typos are still near; three are not") {
+TEST_CASE("two typos are still near, three are not") {
   CHECK(nearest("isu", kCommands) == "issue");
   CHECK(nearest("stts", kCommands) == "status");
   CHECK_FALSE(nearest("xyzzue", kCommands).has_value());

@@ -1,0 +1,183 @@
+// certcli renew [NAME...] and certcli check: what a timer runs.
+#include "cli/cli.hpp"
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include <charconv>
+
+namespace certcli::cli {
+namespace {
+
+// "90", "90s", "30m", "2h", "1d" -> seconds; throws Error{usage} naming the option.
+std::chrono::seconds parse_duration(const std::string& text, const char* option) {
+  long long value = 0;
+  const char* end = text.data() + text.size();
+  auto [rest, ec] = std::from_chars(text.data(), end, value);
+  std::string_view unit(rest, static_cast<size_t>(end - rest));
+  long long factor = unit.empty() || unit == "s" ? 1 : unit == "m" ? 60 : unit == "h" ? 3600 : unit == "d" ? 86400 : 0;
+  if (ec != std::errc() || factor == 0 || value < 0 || value > 7 * 86400 / factor)
+    throw Error(ErrorKind::usage, fmt::format("{} '{}' is not a duration", option, text),
+                "write seconds, or a number with s, m, h or d (at most 7 days): 90, 30m, 2h");
+  return std::chrono::seconds{value * factor};
+}
+
+lifecycle::RenewSettings settings_from(const config::Config& config) {
+  lifecycle::RenewSettings settings;
+  if (config.webroot) settings.default_challenge.webroot = *config.webroot;
+  if (config.http_listen) settings.default_challenge.http_listen = *config.http_listen;
+  settings.buffer_days = config.renewal_buffer_days;
+  settings.deploy_hook = config.deploy_hook.value_or("");
+  settings.deploy_hook_timeout = config.deploy_hook_timeout;
+  settings.alerts.webhook_url = config.alert_webhook.value_or("");
+  settings.alerts.days = config.alert_days;
+  return settings;
+}
+
+nlohmann::json time_or_null(const std::optional<TimePoint>& t) {
+  return t ? nlohmann::json(format_rfc3339(*t)) : nlohmann::json();
+}
+
+nlohmann::json to_json(const lifecycle::RenewOutcome& outcome) {
+  nlohmann::json out = {{"domain", outcome.domain},
+                        {"action", lifecycle::to_string(outcome.action)},
+                        {"reason", outcome.reason},
+                        {"next_attempt_at", time_or_null(outcome.next_attempt_at)},
+                        {"due_at", time_or_null(outcome.due_at)},
+                        {"new_expiry", time_or_null(outcome.new_expiry)}};
+  out["hook"] = outcome.hook ? nlohmann::json{{"succeeded", outcome.hook->succeeded}, {"detail", outcome.hook->detail}}
+                             : nlohmann::json();
+  out["error"] = outcome.error ? nlohmann::json{{"kind", kind_name(outcome.error->kind())},
+                                                {"message", outcome.error->what()},
+                                                {"hint", outcome.error->hint()}}
+                               : nlohmann::json();
+  return out;
+}
+
+std::string describe(const lifecycle::RenewOutcome& outcome, TimePoint now) {
+  using lifecycle::RenewAction;
+  switch (outcome.action) {
+    case RenewAction::renewed:
+      return fmt::format("renewed ({}); expires {}{}", outcome.reason, describe_time(*outcome.new_expiry, now),
+                         outcome.hook ? (outcome.hook->succeeded ? "; deploy hook ok" : "; deploy hook FAILED: " + outcome.hook->detail)
+                                      : "");
+    case RenewAction::failed:
+      return fmt::format("FAILED: {}; next attempt {}", outcome.reason, describe_time(*outcome.next_attempt_at, now));
+    case RenewAction::backed_off:
+      return fmt::format("backing off: {}", outcome.reason);
+    case RenewAction::skipped:
+      return outcome.due_at ? fmt::format("not due ({}); due {}", outcome.reason, describe_time(*outcome.due_at, now))
+                            : fmt::format("skipped: {}", outcome.reason);
+  }
+  return outcome.reason;
+}
+
+}  // namespace
+
+void register_renew_commands(CLI::App& app, Context& context) {
+  struct RenewArgs {
+    std::vector<std::string> names;
+    bool force = false;
+    bool dry_run = false;
+    std::string random_delay = "0";
+    std::string deploy_hook;
+    int timeout_seconds = 180;
+    bool quiet = false;
+  };
+  auto args = std::make_shared<RenewArgs>();
+  CLI::App* renew = app.add_subcommand("renew", "Renew every certificate that is due (what a timer runs)");
+  renew->add_option("names", args->names, "Only these domains");
+  renew->add_flag("--force", args->force, "Renew even when not due, and despite a backoff");
+  renew->add_flag("--dry-run", args->dry_run,
+                  "Run the whole flow against the CA's staging twin (or --directory) and keep nothing");
+  renew->add_option("--random-delay", args->random_delay,
+                    "Before the first request, wait a random time up to this (90, 30m, 2h): spreads a fleet's load");
+  renew->add_option("--deploy-hook", args->deploy_hook,
+                    "Shell command run after each renewed certificate (this run only; CERTCLI_* variables set)");
+  renew->add_option("--timeout", args->timeout_seconds, "Seconds each renewal may wait on the CA")
+      ->check(CLI::Range(1, 3600))
+      ->capture_default_str();
+  renew->add_flag("-q,--quiet", args->quiet, "Print only what changed or failed");
+  renew->add_flag("--json", context.options().json, "Print {\"domains\": [one object per domain], \"acme_requests\"}");
+  renew->callback([&context, args] {
+    lifecycle::RenewRequest request;
+    request.names = args->names;
+    request.force = args->force;
+    request.dry_run = args->dry_run;
+    request.ca = context.ca();
+    request.deploy_hook = args->deploy_hook;
+    request.time_budget = std::chrono::seconds{args->timeout_seconds};
+    request.random_delay = parse_duration(args->random_delay, "--random-delay");
+    request.settings = settings_from(context.config());
+    const bool quiet = args->quiet || context.options().json;
+    auto progress = [quiet](const std::string& line) {
+      if (!quiet) fmt::print(stderr, "certcli: {}\n", line);
+    };
+    auto report = lifecycle::renew_certificates(context.store(), context.clock(), context.http(), context.webhook_http(),
+                                                request, progress);
+    const TimePoint now = context.clock().now();
+    if (context.options().json) {
+      nlohmann::json domains = nlohmann::json::array();
+      for (const auto& outcome : report.outcomes) domains.push_back(to_json(outcome));
+      fmt::print("{}\n", nlohmann::json{{"domains", domains},
+                                        {"acme_requests", report.acme_requests},
+                                        {"dry_run", args->dry_run},
+                                        {"alert_errors", report.alert_errors}}
+                             .dump(2));
+    } else {
+      for (const auto& outcome : report.outcomes) {
+        bool news = outcome.action == lifecycle::RenewAction::renewed || outcome.action == lifecycle::RenewAction::failed;
+        if (!args->quiet || news) fmt::print("{:<40} {}\n", outcome.domain, describe(outcome, now));
+      }
+      if (report.outcomes.empty() && !args->quiet) fmt::print("No domains yet. Add one: certcli domain add example.com\n");
+    }
+    for (const auto& problem : report.alert_errors) fmt::print(stderr, "certcli: warning: {}\n", problem);
+
+    std::vector<std::string> failed;
+    std::vector<std::string> hooks;
+    for (const auto& outcome : report.outcomes) {
+      if (outcome.action == lifecycle::RenewAction::failed) failed.push_back(outcome.domain);
+      if (outcome.hook && !outcome.hook->succeeded) hooks.push_back(outcome.domain + " (" + outcome.hook->detail + ")");
+    }
+    if (!failed.empty())
+      context.report_partial_failure(
+          ErrorKind::renewal_failed,
+          fmt::format("{} of {} renewals failed: {}", failed.size(), report.outcomes.size(), fmt::join(failed, ", ")),
+          "each is retried after its backoff; `certcli status NAME` shows the error and its fix");
+    if (!hooks.empty())
+      context.report_partial_failure(ErrorKind::hook_failed,
+                                     fmt::format("the deploy hook failed for {}", fmt::join(hooks, ", ")),
+                                     "the new certificates are installed; fix the hook and run it by hand");
+  });
+
+  CLI::App* check = app.add_subcommand("check", "Expiry checks and alerts only, with no request to the CA");
+  check->add_flag("--json", context.options().json, "Print one object per domain");
+  check->callback([&context] {
+    auto reports = lifecycle::check_expiry(context.store(), context.clock(), context.webhook_http(),
+                                           settings_from(context.config()).alerts);
+    std::vector<std::string> problems;
+    if (context.options().json) {
+      nlohmann::json out = nlohmann::json::array();
+      for (const auto& r : reports)
+        out.push_back({{"domain", r.domain},
+                       {"status", r.status},
+                       {"expires_at", time_or_null(r.expires_at)},
+                       {"days_left", r.expires_at ? nlohmann::json(r.days_left) : nlohmann::json()},
+                       {"alerts_posted", r.alerts_posted},
+                       {"alert_error", r.alert_error.empty() ? nlohmann::json() : nlohmann::json(r.alert_error)}});
+      fmt::print("{}\n", out.dump(2));
+    } else {
+      for (const auto& r : reports)
+        fmt::print("{:<40} {:<8} {}{}\n", r.domain, r.status,
+                   r.expires_at ? fmt::format("{} days left", r.days_left) : "no certificate",
+                   r.alerts_posted.empty() ? "" : fmt::format("; alert sent ({} days)", r.alerts_posted.front()));
+    }
+    for (const auto& r : reports)
+      if (!r.alert_error.empty()) problems.push_back(r.domain + ": " + r.alert_error);
+    if (!problems.empty())
+      context.report_partial_failure(ErrorKind::network, fmt::format("{}", fmt::join(problems, "; ")),
+                                     "the alert is posted again on the next run; check the webhook URL in config.toml");
+  });
+}
+
+}  // namespace certcli::cli

@@ -1,0 +1,351 @@
+// `renew`: what a timer runs. Decides from the records alone which domains are due (no request,
+// no certificate parse for the rest), renews those through the shared steps with one session
+// per CA, backs failures off, runs deploy hooks, and posts the expiry alerts owed.
+#include "lifecycle/alerts.hpp"
+#include "lifecycle/steps.hpp"
+
+#include <certcli/challenge.hpp>
+#include <certcli/error.hpp>
+#include <certcli/names.hpp>
+#include <certcli/renewal.hpp>
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <map>
+#include <random>
+#include <set>
+
+namespace certcli::lifecycle {
+namespace {
+
+// A dry run goes through the whole flow but keeps nothing: domain records, pending keys and
+// certificates live in memory, while accounts (a staging account is worth keeping), the lock
+// and nothing else reach the real store.
+class DryRunStore final : public store::Store {
+ public:
+  explicit DryRunStore(store::Store& real) : real_(real) {}
+  std::unique_ptr<store::Lock> lock(std::chrono::seconds timeout) override { return real_.lock(timeout); }
+  bool is_locked() const override { return real_.is_locked(); }
+  std::optional<store::DomainRecord> load_domain(const std::string& name) const override {
+    auto it = records_.find(name);
+    return it != records_.end() ? std::optional(it->second) : real_.load_domain(name);
+  }
+  void save_domain(const store::DomainRecord& record) override { records_[record.name] = record; }
+  std::vector<store::DomainRecord> list_domains() const override { return real_.list_domains(); }
+  std::string remove_domain(const std::string&, const std::string&) override {
+    throw Error(ErrorKind::internal, "a dry run removed a domain");
+  }
+  std::optional<store::AccountRecord> load_account(const std::string& ca_id) const override { return real_.load_account(ca_id); }
+  std::optional<std::string> load_account_key(const std::string& ca_id) const override { return real_.load_account_key(ca_id); }
+  void save_account(const std::string& ca_id, const store::AccountRecord& record, const std::string& key_pem) override {
+    real_.save_account(ca_id, record, key_pem);
+  }
+  void save_pending_key(const std::string& name, const std::string& key_pem) override { pending_keys_[name] = key_pem; }
+  std::optional<std::string> load_pending_key(const std::string& name) const override {
+    auto it = pending_keys_.find(name);
+    return it != pending_keys_.end() ? std::optional(it->second) : std::nullopt;
+  }
+  void remove_pending_key(const std::string& name) override { pending_keys_.erase(name); }
+  std::string install_certificate(const std::string&, const std::string& version, const store::CertificateFiles&) override {
+    return version + "-dry-run";
+  }
+  std::optional<store::CertificateFiles> load_live_certificate(const std::string& name) const override {
+    return real_.load_live_certificate(name);
+  }
+  void append_activity(const nlohmann::json&) override {}
+  std::string live_location(const std::string& name) const override { return real_.live_location(name); }
+
+ private:
+  store::Store& real_;
+  std::map<std::string, store::DomainRecord> records_;
+  std::map<std::string, std::string> pending_keys_;
+};
+
+// A dry run tries the staging twin of a preset, or the same directory for any other CA (a
+// private CA has no public staging twin to move to).
+CaSelection dry_run_ca(const RenewRequest& request, const store::DomainRecord& record) {
+  if (request.ca) return *request.ca;
+  for (const auto& preset : ca_presets())
+    if (preset.directory_url == record.directory_url) return select_ca(preset.name, "", !preset.staging.empty());
+  return select_ca("", record.directory_url.empty() ? ca_presets().front().directory_url : record.directory_url, false);
+}
+
+CaSelection renewal_ca(const store::DomainRecord& record) {
+  return select_ca("", record.directory_url.empty() ? ca_presets().front().directory_url : record.directory_url, false);
+}
+
+class Renewal {
+ public:
+  Renewal(store::Store& store, Clock& clock, net::HttpClient& ca_http, net::HttpClient& webhook_http,
+          const RenewRequest& request, const Progress& progress)
+      : real_store_(store), dry_store_(store), store_(request.dry_run ? static_cast<store::Store&>(dry_store_) : store),
+        clock_(clock), ca_http_(ca_http), webhook_http_(webhook_http), request_(request), progress_(progress) {}
+
+  RenewReport run() {
+    RenewReport report;
+    std::vector<store::DomainRecord> records = selected_domains();
+    if (!request_.dry_run) refresh_renewal_windows(records);
+    std::vector<store::DomainRecord> due;
+    for (const auto& record : records) {
+      RenewOutcome outcome = decide(record);
+      if (outcome.action == RenewAction::renewed) {
+        due.push_back(record);  // decided; the outcome is written when it has been tried
+        continue;
+      }
+      report.outcomes.push_back(std::move(outcome));
+    }
+    if (!due.empty()) {
+      wait_random_delay();
+      hold_lock();
+      for (const auto& record : due) report.outcomes.push_back(renew_one(record.name));
+    }
+    lock_.reset();  // check_expiry takes it again only when it has something to record
+    std::sort(report.outcomes.begin(), report.outcomes.end(),
+              [](const RenewOutcome& a, const RenewOutcome& b) { return a.domain < b.domain; });
+    for (const auto& [url, session] : sessions_) report.acme_requests += session->client().request_count();
+    if (!request_.dry_run)
+      for (const auto& expiry : check_expiry(real_store_, clock_, webhook_http_, request_.settings.alerts))
+        if (!expiry.alert_error.empty()) report.alert_errors.push_back(expiry.domain + ": " + expiry.alert_error);
+    return report;
+  }
+
+ private:
+  void say(const std::string& domain, const std::string& line) {
+    if (progress_) progress_(fmt::format("{}: {}", domain, line));
+  }
+
+  std::vector<store::DomainRecord> selected_domains() {
+    if (request_.names.empty()) return real_store_.list_domains();
+    std::vector<store::DomainRecord> records;
+    for (const auto& name : request_.names) records.push_back(require_domain(real_store_, name));
+    return records;
+  }
+
+  renewal::Policy policy_for(const store::DomainRecord& record) const {
+    return {record.renewal.buffer_days ? record.renewal.buffer_days : request_.settings.buffer_days};
+  }
+
+  // From the record alone: skipped (with when it becomes due), backed off, or to be renewed.
+  RenewOutcome decide(const store::DomainRecord& record) {
+    RenewOutcome outcome;
+    outcome.domain = record.name;
+    const TimePoint now = clock_.now();
+    if (record.management != "managed") {
+      outcome.reason = "self-managed: certcli does not renew it";
+      return outcome;
+    }
+    if (!request_.force && record.renewal.next_attempt_at && now < *record.renewal.next_attempt_at) {
+      outcome.action = RenewAction::backed_off;
+      outcome.next_attempt_at = record.renewal.next_attempt_at;
+      outcome.reason = fmt::format("{} failed renewal{}; next attempt at {}", record.renewal.failures,
+                                   record.renewal.failures == 1 ? "" : "s",
+                                   format_rfc3339(*record.renewal.next_attempt_at));
+      return outcome;
+    }
+    renewal::DueDecision decision = renewal::renewal_due(record, now, policy_for(record));
+    // A failed or interrupted run is not "not due": its certificate may be fine, but the
+    // operator asked for a new one and the backoff above says when to try again.
+    const bool unfinished = record.status == store::CertificateStatus::failed ||
+                            record.status == store::CertificateStatus::issuing;
+    if (request_.force || decision.due || unfinished) {
+      outcome.action = RenewAction::renewed;
+      outcome.reason = request_.force ? "forced" : unfinished && !decision.due ? "the last run did not finish" : decision.reason;
+      return outcome;
+    }
+    outcome.reason = decision.reason;
+    outcome.due_at = decision.due_at;
+    return outcome;
+  }
+
+  void hold_lock() {
+    if (!lock_) lock_ = real_store_.lock(std::chrono::seconds{60});
+  }
+
+  // One session per CA for the whole run: one directory fetch, one connection, one nonce pool.
+  steps::Session& session_for(const CaSelection& ca, bool with_account) {
+    auto& session = sessions_[ca.directory_url];
+    if (!session) session = std::make_unique<steps::Session>(store_, clock_, ca_http_, ca, request_.time_budget);
+    if (with_account && !accounts_loaded_.contains(ca.directory_url)) {
+      session->load_or_register({}, progress_);
+      accounts_loaded_.insert(ca.directory_url);
+    }
+    return *session;
+  }
+
+  // RFC 9773: asks the CA for the renewal window of each live certificate whose last answer
+  // has run out (its Retry-After), and stores the point chosen once inside it. A record whose
+  // answer is still fresh costs nothing. ARI is the CA's advice: when asking fails, the other
+  // rules decide, and the CA is asked again in an hour.
+  void refresh_renewal_windows(std::vector<store::DomainRecord>& records) {
+    const TimePoint now = clock_.now();
+    std::random_device seed;
+    std::uniform_real_distribution<double> fraction(0.0, 1.0);
+    for (auto& listed : records) {
+      const auto& r = listed.renewal;
+      bool stale = !r.ari_fetch_after || now >= *r.ari_fetch_after;
+      if (listed.management != "managed" || listed.status != store::CertificateStatus::ready || r.ari_cert_id.empty() ||
+          !stale)
+        continue;
+      hold_lock();
+      auto current = real_store_.load_domain(listed.name);  // re-read under the lock
+      if (!current || current->renewal.ari_cert_id != r.ari_cert_id) continue;
+      store::DomainRecord& record = *current;
+      try {
+        steps::Session& session = session_for(renewal_ca(record), /*with_account=*/false);
+        std::optional<acme::RenewalInfo> info = session.client().fetch_renewal_info(record.renewal.ari_cert_id);
+        if (!info) {
+          // The CA offers no ARI, or does not know this certificate: stop asking for it.
+          record.renewal.ari_cert_id.clear();
+          record.renewal.ari_renew_at.reset();
+        } else {
+          auto& state = record.renewal;
+          bool chosen_inside = state.ari_renew_at && *state.ari_renew_at >= info->window_start &&
+                               *state.ari_renew_at < info->window_end;
+          if (!chosen_inside) state.ari_renew_at = acme::renewal_time_in_window(*info, fraction(seed));
+          if (acme::renewal_window_has_passed(*info, now)) state.ari_renew_at = now;
+          state.ari_window_start = info->window_start;
+          state.ari_window_end = info->window_end;
+          // RFC 9773 4.3: poll again after Retry-After, kept between a minute and a day.
+          TimePoint again = info->retry_after.value_or(now + std::chrono::hours{6});
+          state.ari_fetch_after = std::clamp(again, now + std::chrono::minutes{1}, now + std::chrono::hours{24});
+          say(record.name, fmt::format("the CA suggests renewing between {} and {}; chosen: {}",
+                                       format_rfc3339(info->window_start), format_rfc3339(info->window_end),
+                                       format_rfc3339(*state.ari_renew_at)));
+        }
+      } catch (const Error& error) {
+        if (error.kind() == ErrorKind::interrupted) throw;
+        say(record.name, fmt::format("could not ask the CA for a renewal window: {}", error.what()));
+        record.renewal.ari_fetch_after = now + std::chrono::hours{1};
+      }
+      record.last_updated_at = now;
+      real_store_.save_domain(record);
+      listed = record;
+    }
+  }
+
+  RenewOutcome renew_one(const std::string& name) {
+    RenewOutcome outcome;
+    outcome.domain = name;
+    store::DomainRecord record = require_domain(store_, name);  // re-read under the lock
+    outcome.reason = request_.force ? "forced" : renewal::renewal_due(record, clock_.now(), policy_for(record)).reason;
+    const CaSelection ca = request_.dry_run ? dry_run_ca(request_, record) : renewal_ca(record);
+    say(name, fmt::format("renewing ({}) at {}{}", outcome.reason, ca.directory_url, request_.dry_run ? ", dry run" : ""));
+    auto save = [&] {
+      record.last_updated_at = clock_.now();
+      store_.save_domain(record);
+    };
+    try {
+      const store::ChallengeConfig challenge = effective_challenge(record, request_.settings.default_challenge);
+      challenge::check_http01_settings(challenge.webroot, challenge.http_listen, /*try_listening=*/true);
+      steps::Session& session = session_for(ca, /*with_account=*/true);
+      record.status = store::CertificateStatus::issuing;
+      record.phase = store::IssuePhase::starting;
+      record.error.reset();
+      save();
+      steps::log_event(store_, clock_, "renew.started", name, {{"ca", ca.directory_url}});
+      steps::ObtainedCertificate obtained =
+          steps::run_order(session, store_, record, challenge, save, [&](const std::string& line) { say(name, line); },
+                           request_.dry_run ? std::string() : record.renewal.ari_cert_id);
+      crypto::CertificateInfo info = steps::install(store_, clock_, record, obtained.key, obtained.chain_pem,
+                                                            !session.client().directory().renewal_info.empty());
+      outcome.action = RenewAction::renewed;
+      outcome.new_expiry = info.not_after;
+      if (!request_.dry_run) outcome.hook = run_hook(record);
+    } catch (const Error& error) {
+      if (error.kind() == ErrorKind::interrupted) {
+        steps::record_failure(store_, clock_, record, error, "renew");
+        throw;
+      }
+      record_renewal_failure(record, error, outcome);
+    } catch (const std::exception& error) {
+      record_renewal_failure(record, Error(ErrorKind::internal, error.what()), outcome);
+    }
+    return outcome;
+  }
+
+  void record_renewal_failure(store::DomainRecord& record, const Error& error, RenewOutcome& outcome) {
+    steps::record_failure(store_, clock_, record, error, "renew");
+    const TimePoint now = clock_.now();
+    record.renewal.failures += 1;
+    TimePoint next = now + renewal::backoff_after(record.renewal.failures);
+    // The CA said when (Retry-After past the budget, a rate limit): no earlier than that.
+    if (auto* later = dynamic_cast<const acme::RetryLater*>(&error)) next = std::max(next, later->retry_at());
+    record.renewal.next_attempt_at = next;
+    outcome.action = RenewAction::failed;
+    outcome.error = error;
+    outcome.reason = error.what();
+    outcome.next_attempt_at = next;
+    try {
+      store_.save_domain(record);
+    } catch (const Error&) {
+      // The failure itself is what the report says; the record keeps what record_failure saved.
+    }
+    if (request_.dry_run) return;
+    nlohmann::json body = alert_event("renewal.failed", record, now);
+    body["next_attempt_at"] = format_rfc3339(next);
+    if (std::string problem = post_alert(webhook_http_, request_.settings.alerts, body); !problem.empty())
+      say(record.name, problem);
+  }
+
+  std::optional<HookOutcome> run_hook(const store::DomainRecord& record) {
+    std::string command = !request_.deploy_hook.empty()         ? request_.deploy_hook
+                          : !record.renewal.deploy_hook.empty() ? record.renewal.deploy_hook
+                                                                : request_.settings.deploy_hook;
+    if (command.empty()) return std::nullopt;
+    say(record.name, "running the deploy hook");
+    HookOutcome hook = steps::run_deploy_hook(command, record, store_.live_location(record.name),
+                                              request_.settings.deploy_hook_timeout);
+    steps::log_event(store_, clock_, hook.succeeded ? "hook.succeeded" : "hook.failed", record.name,
+                     {{"detail", hook.detail}});
+    return hook;
+  }
+
+  void wait_random_delay() {
+    if (request_.random_delay.count() <= 0) return;
+    std::random_device seed;
+    std::uniform_int_distribution<long long> pick(0, std::chrono::milliseconds(request_.random_delay).count());
+    std::chrono::milliseconds delay{pick(seed)};
+    if (progress_) progress_(fmt::format("waiting {} s (--random-delay) before contacting the CA", delay.count() / 1000));
+    clock_.sleep_for(delay);
+  }
+
+  store::Store& real_store_;
+  DryRunStore dry_store_;
+  store::Store& store_;
+  Clock& clock_;
+  net::HttpClient& ca_http_;
+  net::HttpClient& webhook_http_;
+  const RenewRequest& request_;
+  const Progress& progress_;
+  std::map<std::string, std::unique_ptr<steps::Session>> sessions_;
+  std::set<std::string> accounts_loaded_;
+  std::unique_ptr<store::Lock> lock_;
+};
+
+}  // namespace
+
+std::string to_string(RenewAction action) {
+  switch (action) {
+    case RenewAction::skipped: return "skipped";
+    case RenewAction::renewed: return "renewed";
+    case RenewAction::failed: return "failed";
+    case RenewAction::backed_off: return "backed-off";
+  }
+  return "skipped";
+}
+
+bool RenewReport::any_failed() const {
+  return std::any_of(outcomes.begin(), outcomes.end(), [](const RenewOutcome& o) { return o.action == RenewAction::failed; });
+}
+
+bool RenewReport::any_hook_failed() const {
+  return std::any_of(outcomes.begin(), outcomes.end(), [](const RenewOutcome& o) { return o.hook && !o.hook->succeeded; });
+}
+
+RenewReport renew_certificates(store::Store& store, Clock& clock, net::HttpClient& ca_http, net::HttpClient& webhook_http,
+                               const RenewRequest& request, const Progress& progress) {
+  return Renewal(store, clock, ca_http, webhook_http, request, progress).run();
+}
+
+}  // namespace certcli::lifecycle
