@@ -77,7 +77,8 @@ class CaMisbehaved : public Error {
 // run's budget. Nothing is wrong with the order: it is kept, and a later run resumes it.
 class RetryLater : public Error {
  public:
-  RetryLater(std::string what_waits, TimePoint retry_at, std::string subject);
+  // `order_placed`: the wait came after the order was placed, so the next run resumes it.
+  RetryLater(std::string what_waits, TimePoint retry_at, std::string subject, bool order_placed);
   TimePoint retry_at() const { return retry_at_; }
 
  private:
@@ -219,7 +220,7 @@ class Client {
   // For a 429 or 503 with Retry-After: waits as asked (within the budget) and says to retry.
   bool retry_when_asked(const net::HttpResponse& response, const std::string& url, const std::string& request, int& retries);
   // Sleeps until `retry_at` when that is within the budget; else throws RetryLater.
-  void wait_until(TimePoint retry_at, const std::string& what_waits, const std::string& subject);
+  void wait_until(TimePoint retry_at, const std::string& what_waits, const std::string& subject, bool order_placed);
   std::string checked_location(const net::HttpResponse& response, const char* what) const;
   std::string take_nonce();
   void remember_nonce(const net::HttpResponse& response);

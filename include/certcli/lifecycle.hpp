@@ -146,6 +146,7 @@ struct RenewOutcome {
   std::optional<TimePoint> new_expiry;       // renewed
   std::optional<HookOutcome> hook;
   std::optional<Error> error;                // failed
+  bool locked = false;                       // skipped: another certcli holds the domain's lock
 };
 
 struct RenewReport {

@@ -112,10 +112,17 @@ class Store {
  public:
   virtual ~Store() = default;
 
-  // Waits up to `timeout` for the state lock; throws Error{state} naming the holder.
+  // Waits up to `timeout` for the state lock, which guards what is shared: accounts, config,
+  // adding and removing domains. Throws Error{state} naming the holder; a stop request
+  // (Ctrl-C) ends the wait with Error{interrupted}.
   virtual std::unique_ptr<Lock> lock(std::chrono::seconds timeout) = 0;
   // Whether another process holds the lock right now. Read-only: creates nothing.
   virtual bool is_locked() const = 0;
+  // One domain's lock: held while its certificate is issued or renewed (or its record otherwise
+  // changed), so runs for other domains never wait. When both are needed, the domain's is
+  // taken first. Same errors as lock().
+  virtual std::unique_ptr<Lock> lock_domain(const std::string& name, std::chrono::seconds timeout) = 0;
+  virtual bool is_domain_locked(const std::string& name) const = 0;
 
   virtual std::optional<DomainRecord> load_domain(const std::string& name) const = 0;
   virtual void save_domain(const DomainRecord& record) = 0;
@@ -152,6 +159,7 @@ class Store {
 fs::path default_home();
 
 // The embedded store: everything under one directory (layout in docs/state.md).
-std::unique_ptr<Store> open_file_store(const fs::path& home);
+// Lock waits are measured and slept on `clock` (the system clock when none is given).
+std::unique_ptr<Store> open_file_store(const fs::path& home, Clock* clock = nullptr);
 
 }  // namespace certcli::store

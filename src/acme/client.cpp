@@ -58,7 +58,12 @@ bool Client::retry_when_asked(const net::HttpResponse& response, const std::stri
   auto asked = requested_retry_time(response, clock_.now());
   if (!asked || retries >= kMostRetries) return false;
   ++retries;
-  wait_until(*asked, fmt::format("{} was answered HTTP {}", request, response.status), url);
+  // Requests before newOrder's answer leave no order behind; any later one belongs to an order.
+  const bool asks_renewal_info = directory_ && !directory_->renewal_info.empty() &&
+                                 url.starts_with(directory_->renewal_info);
+  const bool order_placed = directory_ && url != directory_->new_order && url != directory_->new_account &&
+                            url != directory_->new_nonce && url != directory_url_ && !asks_renewal_info;
+  wait_until(*asked, fmt::format("{} was answered HTTP {}", request, response.status), url, order_placed);
   return true;
 }
 
@@ -244,10 +249,11 @@ void Client::answer_challenge(const Challenge& challenge) {
   post(challenge.url, nlohmann::json::object());
 }
 
-void Client::wait_until(TimePoint retry_at, const std::string& what_waits, const std::string& subject) {
+void Client::wait_until(TimePoint retry_at, const std::string& what_waits, const std::string& subject,
+                        bool order_placed) {
   // The CA's wish is honoured only while it fits the run: sleeping through a wait that ends
   // after the budget helps nobody, and a timer-driven run must end to be retried.
-  if (retry_at > deadline_) throw RetryLater(what_waits, retry_at, subject);
+  if (retry_at > deadline_) throw RetryLater(what_waits, retry_at, subject, order_placed);
   clock_.sleep_for(std::max<std::chrono::milliseconds>(retry_at - clock_.now(), std::chrono::seconds{1}));
 }
 
@@ -263,7 +269,7 @@ nlohmann::json Client::poll(const std::string& url, const char* what,
     if (status == body.end() || !status->is_string() || settled(status->get<std::string>())) return body;
     const TimePoint now = clock_.now();
     if (auto asked = requested_retry_time(response, now)) {
-      wait_until(*asked, fmt::format("the {} {} is still {}", what, url, status->get<std::string>()), url);
+      wait_until(*asked, fmt::format("the {} {} is still {}", what, url, status->get<std::string>()), url, true);
       continue;
     }
     if (now >= deadline_) throw timed_out(body);

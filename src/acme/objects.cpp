@@ -86,11 +86,12 @@ CaMisbehaved::CaMisbehaved(std::string message, std::string subject)
 CaMisbehaved::CaMisbehaved(std::string message, std::string subject, std::string hint)
     : Error(ErrorKind::ca_rejected, std::move(message), std::move(hint), std::move(subject)) {}
 
-RetryLater::RetryLater(std::string what_waits, TimePoint retry_at, std::string subject)
+RetryLater::RetryLater(std::string what_waits, TimePoint retry_at, std::string subject, bool order_placed)
     : Error(ErrorKind::retry_later,
             fmt::format("{}: the CA asked certcli to wait until {}, longer than this run may wait", what_waits,
                         format_rfc3339(retry_at)),
-            fmt::format("run the same command again after {}; the order is kept and resumed", format_rfc3339(retry_at)),
+            fmt::format("run the same command again after {}{}", format_rfc3339(retry_at),
+                        order_placed ? "; the order is kept and resumed" : ""),
             std::move(subject)),
       retry_at_(retry_at) {}
 

@@ -135,7 +135,9 @@ void register_renew_commands(CLI::App& app, Context& context) {
 
     std::vector<std::string> failed;
     std::vector<std::string> hooks;
+    std::vector<std::string> locked;
     for (const auto& outcome : report.outcomes) {
+      if (outcome.locked) locked.push_back(outcome.domain);
       if (outcome.action == lifecycle::RenewAction::failed) failed.push_back(outcome.domain);
       if (outcome.hook && !outcome.hook->succeeded) hooks.push_back(outcome.domain + " (" + outcome.hook->detail + ")");
     }
@@ -144,6 +146,10 @@ void register_renew_commands(CLI::App& app, Context& context) {
           ErrorKind::renewal_failed,
           fmt::format("{} of {} renewals failed: {}", failed.size(), report.outcomes.size(), fmt::join(failed, ", ")),
           "each is retried after its backoff; `certcli status NAME` shows the error and its fix");
+    if (!locked.empty())
+      context.report_partial_failure(ErrorKind::state,
+                                     fmt::format("another certcli is working on {}; skipped", fmt::join(locked, ", ")),
+                                     "the next run renews them if they are still due");
     if (!hooks.empty())
       context.report_partial_failure(ErrorKind::hook_failed,
                                      fmt::format("the deploy hook failed for {}", fmt::join(hooks, ", ")),

@@ -23,7 +23,7 @@ std::filesystem::path Context::home() const {
 }
 
 store::Store& Context::store() {
-  if (!store_) store_ = store::open_file_store(home());
+  if (!store_) store_ = store::open_file_store(home(), &clock());
   return *store_;
 }
 

@@ -38,7 +38,6 @@ std::vector<ExpiryReport> check_expiry(store::Store& store, const Clock& clock, 
                                        const AlertSettings& settings) {
   std::vector<ExpiryReport> reports;
   const TimePoint now = clock.now();
-  std::unique_ptr<store::Lock> lock;  // taken only when a record has something to remember
   for (store::DomainRecord record : store.list_domains()) {
     ExpiryReport report;
     report.domain = record.name;
@@ -51,7 +50,7 @@ std::vector<ExpiryReport> check_expiry(store::Store& store, const Clock& clock, 
       body["threshold_days"] = owed.front();
       report.alert_error = post_alert(webhook_http, settings, body);
       if (report.alert_error.empty()) {
-        if (!lock) lock = store.lock(std::chrono::seconds{60});
+        auto lock = store.lock_domain(record.name, std::chrono::seconds{60});
         // Re-read under the lock: a renewal may have replaced the certificate meanwhile.
         auto current = store.load_domain(record.name);
         if (current && current->expires_at == record.expires_at) {

@@ -78,6 +78,7 @@ AddDomainResult add_domain(store::Store& store, const Clock& clock, const AddDom
 
 std::string remove_domain(store::Store& store, const Clock& clock, const std::string& name) {
   store::DomainRecord record = require_domain(store, name);
+  auto domain_lock = store.lock_domain(record.name, std::chrono::seconds{30});  // not while it is being issued
   auto lock = store.lock(std::chrono::seconds{30});
   std::string moved_to = store.remove_domain(record.name, format_compact_utc(clock.now()));
   store.append_activity({{"time", format_rfc3339(clock.now())},
@@ -98,7 +99,7 @@ std::vector<DomainStatus> domain_status(const store::Store& store, const std::st
     DomainStatus status;
     status.live_location = store.live_location(record.name);
     if (auto live = store.load_live_certificate(record.name)) status.live = crypto::parse_certificate(live->certificate);
-    status.interrupted = record.status == store::CertificateStatus::issuing && !store.is_locked();
+    status.interrupted = record.status == store::CertificateStatus::issuing && !store.is_domain_locked(record.name);
     status.record = std::move(record);
     statuses.push_back(std::move(status));
   }

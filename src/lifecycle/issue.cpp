@@ -42,11 +42,15 @@ IssueResult issue_certificate(store::Store& store, Clock& clock, net::HttpClient
   if (progress) progress(fmt::format("contacting {}", session.ca().directory_url));
   session.refuse_unagreed_registration(account);
 
-  auto lock = store.lock(std::chrono::seconds{60});
+  // This domain's lock for the whole run: runs for other domains go on meanwhile.
+  auto domain_lock = store.lock_domain(record.name, std::chrono::seconds{60});
   record = require_domain(store, request.name);  // re-read: another run may have finished meanwhile
   if (request.challenge) record.challenge = *request.challenge;
   if (request.deploy_hook) record.renewal.deploy_hook = *request.deploy_hook;
-  session.load_or_register(account, progress);
+  {
+    auto state_lock = store.lock(std::chrono::seconds{60});  // accounts are shared by every domain
+    session.load_or_register(account, progress);
+  }
 
   auto save = [&] {
     record.last_updated_at = clock.now();

@@ -27,6 +27,11 @@ class DryRunStore final : public store::Store {
   explicit DryRunStore(store::Store& real) : real_(real) {}
   std::unique_ptr<store::Lock> lock(std::chrono::seconds timeout) override { return real_.lock(timeout); }
   bool is_locked() const override { return real_.is_locked(); }
+  // Nothing of the domain changes: a dry run does not keep a real renewal of it waiting.
+  std::unique_ptr<store::Lock> lock_domain(const std::string&, std::chrono::seconds) override {
+    return std::make_unique<store::Lock>();
+  }
+  bool is_domain_locked(const std::string& name) const override { return real_.is_domain_locked(name); }
   std::optional<store::DomainRecord> load_domain(const std::string& name) const override {
     auto it = records_.find(name);
     return it != records_.end() ? std::optional(it->second) : real_.load_domain(name);
@@ -75,6 +80,9 @@ CaSelection renewal_ca(const store::DomainRecord& record) {
   return select_ca("", record.directory_url.empty() ? ca_presets().front().directory_url : record.directory_url, false);
 }
 
+// A timer's run does not queue behind another run's work on the same domain for long.
+constexpr std::chrono::seconds kLockWait{10};
+
 class Renewal {
  public:
   Renewal(store::Store& store, Clock& clock, net::HttpClient& ca_http, net::HttpClient& webhook_http,
@@ -97,10 +105,8 @@ class Renewal {
     }
     if (!due.empty()) {
       wait_random_delay();
-      hold_lock();
       for (const auto& record : due) report.outcomes.push_back(renew_one(record.name));
     }
-    lock_.reset();  // check_expiry takes it again only when it has something to record
     std::sort(report.outcomes.begin(), report.outcomes.end(),
               [](const RenewOutcome& a, const RenewOutcome& b) { return a.domain < b.domain; });
     for (const auto& [url, session] : sessions_) report.acme_requests += session->client().request_count();
@@ -158,10 +164,6 @@ class Renewal {
     return outcome;
   }
 
-  void hold_lock() {
-    if (!lock_) lock_ = real_store_.lock(std::chrono::seconds{60});
-  }
-
   // One session per CA for the whole run: one directory fetch, one connection, one nonce pool.
   steps::Session& session_for(const CaSelection& ca, bool with_account) {
     auto& session = sessions_[ca.directory_url];
@@ -187,7 +189,7 @@ class Renewal {
       if (listed.management != "managed" || listed.status != store::CertificateStatus::ready || r.ari_cert_id.empty() ||
           !stale)
         continue;
-      hold_lock();
+      auto lock = real_store_.lock_domain(listed.name, kLockWait);
       auto current = real_store_.load_domain(listed.name);  // re-read under the lock
       if (!current || current->renewal.ari_cert_id != r.ari_cert_id) continue;
       store::DomainRecord& record = *current;
@@ -227,6 +229,16 @@ class Renewal {
   RenewOutcome renew_one(const std::string& name) {
     RenewOutcome outcome;
     outcome.domain = name;
+    std::unique_ptr<store::Lock> lock;
+    try {
+      lock = store_.lock_domain(name, kLockWait);
+    } catch (const Error& error) {
+      if (error.kind() != ErrorKind::state) throw;
+      // Another certcli is issuing or renewing it right now: not a failure, no backoff.
+      outcome.reason = error.what();
+      outcome.locked = true;
+      return outcome;
+    }
     store::DomainRecord record = require_domain(store_, name);  // re-read under the lock
     outcome.reason = request_.force ? "forced" : renewal::renewal_due(record, clock_.now(), policy_for(record)).reason;
     const CaSelection ca = request_.dry_run ? dry_run_ca(request_, record) : renewal_ca(record);
@@ -320,7 +332,6 @@ class Renewal {
   const Progress& progress_;
   std::map<std::string, std::unique_ptr<steps::Session>> sessions_;
   std::set<std::string> accounts_loaded_;
-  std::unique_ptr<store::Lock> lock_;
 };
 
 }  // namespace

@@ -24,6 +24,8 @@ std::string recorded_error_type(const Error& error) {
     case ErrorKind::crypto: return "certcli:crypto";
     case ErrorKind::state: return "certcli:state";
     case ErrorKind::retry_later: return "certcli:retry-later";
+    case ErrorKind::ca_rejected:
+      return dynamic_cast<const acme::CaMisbehaved*>(&error) ? "certcli:ca-misbehaved" : "certcli:ca-rejected";
     default: return "certcli:error";
   }
 }

@@ -83,49 +83,28 @@ class FileLock final : public Lock {
 
 class FileStore final : public Store {
  public:
-  explicit FileStore(fs::path home) : home_(std::move(home)) {}
+  FileStore(fs::path home, Clock& clock) : home_(std::move(home)), clock_(clock) {}
 
   std::unique_ptr<Lock> lock(std::chrono::seconds timeout) override {
     ensure_private_directory(home_);
-    fs::path path = home_ / ".lock";
-    int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    if (fd < 0)
-      throw Error(ErrorKind::state, fmt::format("cannot open the lock file {}: {}", path.string(), std::strerror(errno)),
-                  "check that the state directory is writable by this user (see --home)", path.string());
-    auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
-      if (errno != EWOULDBLOCK && errno != EINTR) {
-        ::close(fd);
-        throw Error(ErrorKind::state, fmt::format("cannot lock {}: {}", path.string(), std::strerror(errno)));
-      }
-      if (std::chrono::steady_clock::now() >= deadline) {
-        char holder[32] = {};
-        ssize_t n = ::pread(fd, holder, sizeof holder - 1, 0);
-        ::close(fd);
-        std::string pid = n > 0 ? std::string(holder, static_cast<size_t>(n)) : "unknown";
-        pid.erase(pid.find_last_not_of(" \n") + 1);
-        throw Error(ErrorKind::state,
-                    fmt::format("another certcli (pid {}) is changing the state in {}", pid, home_.string()),
-                    "wait for it to finish, or stop it; the lock is released when that process exits",
-                    home_.string());
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(200));
-    }
-    std::string pid = std::to_string(::getpid()) + "\n";
-    if (::ftruncate(fd, 0) != 0 || ::pwrite(fd, pid.data(), pid.size(), 0) < 0) {
-      // The pid is only a courtesy for the message above; the flock is what protects.
-    }
-    auto lock = std::make_unique<FileLock>(fd);
-    sweep_temporary_files();
+    auto lock = acquire(home_ / ".lock", timeout, home_.string());
+    // Temp files outside domains/ belong to writers holding this lock: none is alive now.
+    sweep_temporary_files(home_, /*into_domains=*/false);
     return lock;
   }
 
-  bool is_locked() const override {
-    int fd = ::open((home_ / ".lock").c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return false;
-    bool locked = ::flock(fd, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK;
-    ::close(fd);  // also releases the shared lock when we got it
-    return locked;
+  bool is_locked() const override { return held_by_another(home_ / ".lock"); }
+
+  std::unique_ptr<Lock> lock_domain(const std::string& name, std::chrono::seconds timeout) override {
+    fs::path dir = domain_dir(name);
+    ensure_private_directory(dir);
+    auto lock = acquire(dir / ".lock", timeout, fmt::format("{} (domain {})", home_.string(), name));
+    sweep_temporary_files(dir, /*into_domains=*/true);
+    return lock;
+  }
+
+  bool is_domain_locked(const std::string& name) const override {
+    return held_by_another(domain_dir(name) / ".lock") || held_by_another(home_ / ".lock");
   }
 
   std::optional<DomainRecord> load_domain(const std::string& name) const override {
@@ -280,13 +259,62 @@ class FileStore final : public Store {
     if (::access(home_.c_str(), R_OK | X_OK) != 0) throw unreadable_state(home_, errno);
   }
 
-  // A writer killed between mkstemp and rename leaves ".NAME.tmp-XXXXXX" behind; every writer
-  // holds the lock, so with the lock held no such file can belong to a live writer.
-  void sweep_temporary_files() {
+  // flock on `path`, waiting up to `timeout` on the store's clock; a stop request ends the wait.
+  std::unique_ptr<Lock> acquire(const fs::path& path, std::chrono::seconds timeout, const std::string& what) {
+    int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0)
+      throw Error(ErrorKind::state, fmt::format("cannot open the lock file {}: {}", path.string(), std::strerror(errno)),
+                  "check that the state directory is writable by this user (see --home)", path.string());
+    const TimePoint deadline = clock_.now() + timeout;
+    while (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+      if (errno != EWOULDBLOCK && errno != EINTR) {
+        int err = errno;
+        ::close(fd);
+        throw Error(ErrorKind::state, fmt::format("cannot lock {}: {}", path.string(), std::strerror(err)));
+      }
+      if (clock_.now() >= deadline) {
+        char holder[32] = {};
+        ssize_t n = ::pread(fd, holder, sizeof holder - 1, 0);
+        ::close(fd);
+        std::string pid = n > 0 ? std::string(holder, static_cast<size_t>(n)) : "unknown";
+        pid.erase(pid.find_last_not_of(" \n") + 1);
+        throw Error(ErrorKind::state, fmt::format("another certcli (pid {}) is changing the state in {}", pid, what),
+                    "wait for it to finish, or stop it; the lock is released when that process exits", home_.string());
+      }
+      try {
+        clock_.sleep_for(std::chrono::milliseconds(200));  // throws Error{interrupted} on Ctrl-C
+      } catch (...) {
+        ::close(fd);
+        throw;
+      }
+    }
+    std::string pid = std::to_string(::getpid()) + "\n";
+    if (::ftruncate(fd, 0) != 0 || ::pwrite(fd, pid.data(), pid.size(), 0) < 0) {
+      // The pid is only a courtesy for the message above; the flock is what protects.
+    }
+    return std::make_unique<FileLock>(fd);
+  }
+
+  static bool held_by_another(const fs::path& path) {
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return false;
+    bool locked = ::flock(fd, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK;
+    ::close(fd);  // also releases the shared lock when we got it
+    return locked;
+  }
+
+  // A writer killed between mkstemp and rename leaves ".NAME.tmp-XXXXXX" behind. Writers in a
+  // domain's directory hold that domain's lock, all others the state lock; so the state lock
+  // sweeps everything but domains/, and a domain's lock sweeps that domain.
+  void sweep_temporary_files(const fs::path& root, bool into_domains) {
     std::error_code ec;
     std::vector<fs::path> stale;
-    for (auto it = fs::recursive_directory_iterator(home_, ec); !ec && it != fs::recursive_directory_iterator();
+    for (auto it = fs::recursive_directory_iterator(root, ec); !ec && it != fs::recursive_directory_iterator();
          it.increment(ec)) {
+      if (!into_domains && it.depth() == 0 && it->path().filename() == "domains") {
+        it.disable_recursion_pending();
+        continue;
+      }
       std::string file = it->path().filename().string();
       bool temporary = (file.starts_with(".") && file.size() > 11 && file.compare(file.size() - 11, 5, ".tmp-") == 0) ||
                        file == ".live.tmp";
@@ -302,6 +330,7 @@ class FileStore final : public Store {
   }
 
   fs::path home_;
+  Clock& clock_;
 };
 
 }  // namespace
@@ -315,6 +344,9 @@ fs::path default_home() {
               "pass --home DIR");
 }
 
-std::unique_ptr<Store> open_file_store(const fs::path& home) { return std::make_unique<FileStore>(home); }
+std::unique_ptr<Store> open_file_store(const fs::path& home, Clock* clock) {
+  static SystemClock system_clock;
+  return std::make_unique<FileStore>(home, clock ? *clock : system_clock);
+}
 
 }  // namespace certcli::store

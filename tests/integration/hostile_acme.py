@@ -13,14 +13,36 @@ it misbehave through STATE_DIR/mode.json, which is re-read on every request:
                                     IMF-fixdate); a value that is neither keeps the order
                                     processing for as long as the mode stays. Without the key,
                                     a processing order becomes valid at its first poll.
+    {"ari": true}                   the directory offers ACME Renewal Information (RFC 9773):
+                                    "renewalInfo": https://127.0.0.1:PORT/renewal-info (off by
+                                    default, so a client sees a CA without ARI)
+    {"ari_window": {"start": T, "end": T}}
+                                    the suggestedWindow GET /renewal-info/<certID> answers (RFC 3339
+                                    strings, sent as given; default: now+30 days to now+32 days)
+    {"ari_retry_after": "VALUE"}    the renewalInfo answer carries `Retry-After: VALUE`
+    {"ari_strict": true}            renewalInfo answers 404 (a problem document) for a certID this
+                                    server did not issue (default: any certID gets the window)
+    {"new_order_status": N}         newOrder answers HTTP N (e.g. 429, 503) with the problem
+                                    urn:ietf:params:acme:error:rateLimited instead of an order ...
+    {"new_order_retry_after": "V"}  ... and the header `Retry-After: V` ...
+    {"new_order_fail_count": K}     ... for the first K newOrder requests only (default: every one).
+                                    The count is kept in memory across client runs and starts
+                                    again whenever the three new_order_* settings change.
 
 It verifies no JWS signature and validates no challenge: a POSTed challenge makes its
 authorization valid. Finalize signs the CSR with --issuer-cert/--issuer-key through the
 openssl CLI (OpenSSL 3: -copy_extensions copy keeps the CSR's subjectAltName).
 
 Every request appends "METHOD PATH KIND" to STATE_DIR/requests.log, KIND being one of
-directory newNonce newAccount newOrder authz challenge finalize order cert unknown.
-Files are written only under STATE_DIR: requests.log, server.log, ready, orders/<id>/.
+directory newNonce newAccount newOrder authz challenge finalize order cert renewalInfo unknown
+(a renewalInfo line's PATH names the certID asked for: "GET /renewal-info/<certID> renewalInfo").
+Every newOrder's decoded JWS payload is appended, one JSON object per line, to
+STATE_DIR/neworders.jsonl (so a test can see its "replaces"), whatever the answer.
+Each issued certificate is kept as orders/<id>/cert.pem with orders/<id>/certid.txt, its RFC 9773
+CertID (base64url of the Authority Key Identifier's keyIdentifier, ".", base64url of the serial's
+DER content octets), computed here from the openssl CLI's output, independently of the client.
+Files are written only under STATE_DIR: requests.log, server.log, neworders.jsonl, ready,
+orders/<id>/.
 Listens on 127.0.0.1 only. Python 3 standard library only.
 """
 
@@ -28,6 +50,7 @@ import argparse
 import base64
 import binascii
 import email.utils
+import re
 import http.server
 import json
 import os
@@ -53,6 +76,38 @@ def rfc3339(epoch):
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
 
 
+def b64url(data):
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def cert_id_from_openssl(text):
+    """The RFC 9773 CertID from `openssl x509 -noout -serial -ext authorityKeyIdentifier` output.
+
+    The serial line is the INTEGER's value in hex; its DER content octets are its big-endian
+    bytes, minimal, with a 0x00 in front when the high bit is set (the value is positive).
+    The keyIdentifier is the AKI line of colon-separated hex bytes ("keyid:" before them on
+    some OpenSSL versions; DirName/serial lines of the other AKI forms are ignored)."""
+    serial_hex, keyid_hex, in_aki = None, None, False
+    for line in text.splitlines():
+        stripped = line.strip()
+        if stripped.startswith("serial="):
+            serial_hex = stripped[len("serial="):]
+        elif stripped.startswith("X509v3 Authority Key Identifier"):
+            in_aki = True
+        elif in_aki and keyid_hex is None:
+            candidate = stripped[len("keyid:"):] if stripped.startswith("keyid:") else stripped
+            if re.fullmatch(r"[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2})*", candidate):
+                keyid_hex = candidate.replace(":", "")
+    if not serial_hex or not re.fullmatch(r"[0-9A-Fa-f]+", serial_hex):
+        raise ValueError(f"no serial in the openssl output: {text!r}")
+    if not keyid_hex:
+        raise ValueError(f"no Authority Key Identifier keyid in the openssl output: {text!r}")
+    serial = bytes.fromhex(serial_hex if len(serial_hex) % 2 == 0 else "0" + serial_hex).lstrip(b"\0") or b"\0"
+    if serial[0] & 0x80:
+        serial = b"\0" + serial
+    return b64url(bytes.fromhex(keyid_hex)) + "." + b64url(serial)
+
+
 class State:
     """Accounts, orders and authorizations, in memory for the life of the server."""
 
@@ -63,9 +118,12 @@ class State:
         self.accounts = {}
         self.orders = {}  # id -> dict
         self.authzs = {}  # id -> dict
+        self.cert_ids = set()  # RFC 9773 CertIDs of the certificates issued
+        self.new_order_failures = (None, 0)  # (the new_order_* settings, newOrder refusals under them)
         self.base = f"https://127.0.0.1:{args.port}"
         self.requests_log = open(os.path.join(args.state_dir, "requests.log"), "a", encoding="utf-8")
         self.server_log = open(os.path.join(args.state_dir, "server.log"), "a", encoding="utf-8")
+        self.new_orders_log = open(os.path.join(args.state_dir, "neworders.jsonl"), "a", encoding="utf-8")
 
     def url(self, path):
         return self.base + path
@@ -74,6 +132,11 @@ class State:
         with self.log_lock:
             self.requests_log.write(f"{method} {path} {kind}\n")
             self.requests_log.flush()
+
+    def log_new_order(self, payload):
+        with self.log_lock:
+            self.new_orders_log.write(json.dumps(payload, sort_keys=True) + "\n")
+            self.new_orders_log.flush()
 
     def log(self, text):
         with self.log_lock:
@@ -94,6 +157,10 @@ class State:
             self.log("mode.json is not an object, using defaults")
             return {}
         return mode
+
+
+class Answered(Exception):
+    """The response has been sent already: nothing more to do for this request."""
 
 
 class AcmeError(Exception):
@@ -178,6 +245,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return "order", (parts[1],)
         if head == "cert" and n == 2:
             return "cert", (parts[1],)
+        if head == "renewal-info" and n == 2:
+            return "renewalInfo", (parts[1],)
         return "unknown", ()
 
     def dispatch(self):
@@ -190,6 +259,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                     raise AcmeError(404, "malformed", f"no such resource: {self.path}")
                 raise AcmeError(405, "malformed", f"{self.command} is not allowed on {self.path}")
             handler(*params)
+        except Answered:
+            pass
         except AcmeError as e:
             self.problem(e.status, e.kind, e.detail)
         except Exception:  # never let a bug here drop the connection silently
@@ -202,14 +273,35 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def get_directory(self):
         u = self.st.url
-        self.send(200, {
+        body = {
             "newNonce": u("/nonce"),
             "newAccount": u("/new-account"),
             "newOrder": u("/new-order"),
             "revokeCert": u("/revoke-cert"),
             "keyChange": u("/key-change"),
             "meta": {"termsOfService": u("/terms")},
-        })
+        }
+        if self.st.mode().get("ari") is True:
+            body["renewalInfo"] = u("/renewal-info")
+        self.send(200, body)
+
+    def get_renewalInfo(self, cert_id):
+        """RFC 9773 4.2: an unauthenticated GET; the window from mode.json (see the docstring)."""
+        mode = self.st.mode()
+        with self.st.lock:
+            known = cert_id in self.st.cert_ids
+        if mode.get("ari_strict") is True and not known:
+            raise AcmeError(404, "malformed", f"no certificate with CertID {cert_id} was issued here")
+        window = mode.get("ari_window")
+        if isinstance(window, dict) and "start" in window and "end" in window:
+            suggested = {"start": window["start"], "end": window["end"]}
+        else:
+            now = time.time()
+            suggested = {"start": rfc3339(now + 30 * 86400), "end": rfc3339(now + 32 * 86400)}
+        headers = {}
+        if mode.get("ari_retry_after") is not None:
+            headers["Retry-After"] = str(mode["ari_retry_after"])
+        self.send(200, {"suggestedWindow": suggested}, headers=headers)
 
     def head_newNonce(self):
         self.send(200)
@@ -229,6 +321,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def post_newOrder(self):
         payload, _ = self.read_jws()
+        self.st.log_new_order(payload)
+        self.refuse_new_order(self.st.mode())
         if not isinstance(payload, dict) or not isinstance(payload.get("identifiers"), list) \
                 or not payload["identifiers"]:
             raise AcmeError(400, "malformed", "newOrder needs a non-empty identifiers list")
@@ -247,6 +341,29 @@ class Handler(http.server.BaseHTTPRequestHandler):
                                         "chain": None, "ready_at": None}
             body = self.order_json(order_id)
         self.send(201, body, headers={"Location": self.st.url(f"/order/{order_id}")})
+
+    def refuse_new_order(self, mode):
+        """mode new_order_status: answer a rate limit (with its Retry-After) instead of an order."""
+        status = mode.get("new_order_status")
+        if status is None:
+            return
+        retry = mode.get("new_order_retry_after")
+        limit = mode.get("new_order_fail_count")
+        settings = json.dumps([status, retry, limit])
+        with self.st.lock:
+            seen, refused = self.st.new_order_failures
+            if seen != settings:
+                refused = 0
+            if limit is not None and refused >= int(limit):
+                self.st.new_order_failures = (settings, refused)
+                return
+            self.st.new_order_failures = (settings, refused + 1)
+        status = int(status)
+        headers = {} if retry is None else {"Retry-After": str(retry)}
+        self.send(status, {"type": "urn:ietf:params:acme:error:rateLimited", "status": status,
+                           "detail": f"hostile test CA: too many new orders (refusal {refused + 1})"},
+                  content_type="application/problem+json", headers=headers)
+        raise Answered()
 
     def order_json(self, order_id):
         order = self.st.orders[order_id]
@@ -336,6 +453,20 @@ class Handler(http.server.BaseHTTPRequestHandler):
             if run.returncode != 0:
                 self.st.log(f"{' '.join(cmd)} failed: {run.stderr.strip()}")
                 raise AcmeError(400, "badCSR", f"the CSR could not be signed: {run.stderr.strip()[:300]}")
+        run = subprocess.run(["openssl", "x509", "-in", cert_pem, "-noout", "-serial", "-ext", "authorityKeyIdentifier"],
+                             stdin=subprocess.DEVNULL, capture_output=True, text=True, cwd=work)
+        try:
+            if run.returncode != 0:
+                raise ValueError(run.stderr.strip())
+            cert_id = cert_id_from_openssl(run.stdout)
+        except ValueError as e:
+            # Not fatal: tests that do not look at ARI still get their certificate; one that does
+            # finds no certid.txt (hostile_cert_id says so) and server.log says why.
+            self.st.log(f"no CertID for order {order_id}: {e}")
+        else:
+            with open(os.path.join(work, "certid.txt"), "w", encoding="ascii") as f:
+                f.write(cert_id + "\n")
+            self.st.cert_ids.add(cert_id)  # the caller holds st.lock
         with open(cert_pem, encoding="ascii") as f:
             leaf = f.read()
         with open(args.issuer_cert, encoding="ascii") as f:

@@ -16,7 +16,8 @@
 # start_hostile_acme exports:
 #   HOSTILE_DIRECTORY  https://127.0.0.1:P/dir (TLS cert signed by $CERTCLI_TEST_CA_BUNDLE)
 #   HOSTILE_STATE      its state dir: requests.log ("METHOD PATH KIND" per request),
-#                      server.log, mode.json (see hostile_mode), orders/<id>/ (CSRs, certificates)
+#                      server.log, mode.json (see hostile_mode), neworders.jsonl (each newOrder's
+#                      payload), orders/<id>/ (CSRs, certificates, certid.txt: the RFC 9773 CertID)
 #   HOSTILE_PID        the server's pid
 # The server validates nothing (a POSTed challenge makes its authorization valid) and signs
 # certificates with the harness's test CA ($HARNESS_DIR/test-ca.pem). It is stopped by
@@ -51,19 +52,45 @@ start_hostile_acme() {
 }
 
 # hostile_count KIND — how many requests of KIND (directory, newNonce, newAccount, newOrder,
-# authz, challenge, finalize, order, cert, unknown) the server has received so far.
+# authz, challenge, finalize, order, cert, renewalInfo, unknown) the server has received so far.
 hostile_count() {
   awk -v kind="$1" '$NF == kind { n++ } END { print n + 0 }' "$HOSTILE_STATE/requests.log"
 }
 
 # hostile_mode JSON — replace the server's mode (read on every request) atomically.
-# Keys: "token" (the token of every challenge), "order_retry_after" (Retry-After header value
-# for polls of a processing order). '{}' is a well-behaved CA.
+# Keys (hostile_acme.py's docstring has the details): "token" (the token of every challenge),
+# "order_retry_after" (Retry-After header value for polls of a processing order), "ari" (true:
+# the directory offers renewalInfo), "ari_window" ({"start", "end"}: the suggested window),
+# "ari_retry_after", "ari_strict" (404 for a certID not issued here), "new_order_status" (e.g.
+# 429: newOrder answers rateLimited), "new_order_retry_after", "new_order_fail_count".
+# '{}' is a well-behaved CA without ARI.
 hostile_mode() {
   "$HARNESS_PYTHON" -c 'import json, sys; assert isinstance(json.loads(sys.argv[1]), dict)' "$1" 2>/dev/null ||
     fail "hostile_mode: not a JSON object: $1"
   printf '%s\n' "$1" >"$HOSTILE_STATE/mode.json.tmp"
   mv -f -- "$HOSTILE_STATE/mode.json.tmp" "$HOSTILE_STATE/mode.json"
+}
+
+# hostile_cert_id SERIAL — the CertID the server recorded for the certificate it issued with
+# SERIAL (hex, as `openssl x509 -noout -serial` prints it, with or without "serial="); fails
+# the test when it issued no such certificate.
+hostile_cert_id() {
+  local serial=${1#serial=} pem
+  for pem in "$HOSTILE_STATE"/orders/*/cert.pem; do
+    [[ -f "$pem" ]] || continue
+    if [[ "$(openssl x509 -in "$pem" -noout -serial)" == "serial=$serial" ]]; then
+      [[ -f "${pem%/cert.pem}/certid.txt" ]] || fail "hostile_cert_id: no certid.txt beside $pem"
+      cat -- "${pem%/cert.pem}/certid.txt"
+      return 0
+    fi
+  done
+  fail "hostile_cert_id: the hostile server issued no certificate with serial $serial"
+}
+
+# hostile_last_new_order — the payload of the last newOrder the server received (JSON).
+hostile_last_new_order() {
+  [[ -s "$HOSTILE_STATE/neworders.jsonl" ]] || fail "hostile_last_new_order: no newOrder received yet"
+  tail -n 1 -- "$HOSTILE_STATE/neworders.jsonl"
 }
 
 # certcli_hostile ARGS... — certcli aimed at the hostile server (state in $home, as certcli()).

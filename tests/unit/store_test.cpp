@@ -1,6 +1,7 @@
 #include "store/records.hpp"
 
 #include <certcli/error.hpp>
+#include <certcli/interrupt.hpp>
 #include <certcli/store.hpp>
 
 #include <catch2/catch.hpp>
@@ -178,15 +179,53 @@ TEST_CASE("the store refuses names that were not validated") {
   CHECK_THROWS_AS(store->load_domain("Example.com"), Error);
 }
 
-TEST_CASE("taking the lock sweeps temporary files a killed writer left behind") {
+TEST_CASE("taking a lock sweeps the temporary files a killed writer under that lock left behind") {
   TempDir dir;
   auto store = store::open_file_store(dir.path);
   store->save_domain(sample_record());
   fs::path domain_dir = dir.path / "domains" / "example.com";
   store::write_file_atomic(domain_dir / ".domain.toml.tmp-AbC123", "half", fs::perms::owner_read);
+  store::write_file_atomic(dir.path / ".config.toml.tmp-XyZ789", "half", fs::perms::owner_read);
   store::write_file_atomic(dir.path / ".keep-me", "not ours", fs::perms::owner_read);
+  // The state lock sweeps outside domains/ only: a domain's writer holds that domain's lock.
   { auto lock = store->lock(std::chrono::seconds{1}); }
+  CHECK_FALSE(fs::exists(dir.path / ".config.toml.tmp-XyZ789"));
+  CHECK(fs::exists(domain_dir / ".domain.toml.tmp-AbC123"));
+  { auto lock = store->lock_domain("example.com", std::chrono::seconds{1}); }
   CHECK_FALSE(fs::exists(domain_dir / ".domain.toml.tmp-AbC123"));
   CHECK(fs::exists(domain_dir / "domain.toml"));
   CHECK(fs::exists(dir.path / ".keep-me"));
+}
+
+TEST_CASE("one domain's lock does not wait for another's, and a lock wait ends on a stop request") {
+  TempDir dir;
+  auto store = store::open_file_store(dir.path);
+  auto held = store->lock_domain("example.com", std::chrono::seconds{1});
+  auto other_domain = store->lock_domain("example.org", std::chrono::seconds{0});
+  CHECK(other_domain != nullptr);
+  auto state = store->lock(std::chrono::seconds{0});
+  CHECK(state != nullptr);
+  pid_t child = ::fork();
+  if (child == 0) {
+    // Another process: the same domain is busy; Ctrl-C during the wait ends it at once.
+    auto again = store::open_file_store(dir.path);
+    int code = 0;
+    try {
+      again->lock_domain("example.com", std::chrono::seconds{0});
+      code = 1;
+    } catch (const Error& e) {
+      if (e.kind() != ErrorKind::state) code = 2;
+    }
+    request_stop();
+    try {
+      again->lock_domain("example.com", std::chrono::seconds{30});
+      code = 3;
+    } catch (const Error& e) {
+      if (e.kind() != ErrorKind::interrupted) code = 4;
+    }
+    ::_exit(code);
+  }
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  CHECK(WEXITSTATUS(status) == 0);
 }
