@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# CI step: issue a certificate from Let's Encrypt *staging* and check it.
+# CI step: issue a certificate from Let's Encrypt *staging* and check it, then rehearse its
+# renewal (`certcli renew --dry-run`).
 #
-# Proves end to end that DNS, port 80 and certcli work for a name, without spending the
-# production CA's rate limits (staging certificates are not trusted by browsers).
+# Proves end to end that DNS, port 80 and certcli work for a name, and that the timer's renewal
+# would work too, without spending the production CA's rate limits (staging certificates are not
+# trusted by browsers).
 #
 # Needs: certcli on PATH; CERTCLI_DOMAIN, a name whose A/AAAA records point at this runner,
 # with port 80 reachable from the internet (certcli answers http-01 itself); CERTCLI_EMAIL.
@@ -37,6 +39,7 @@ if ((rc != 0)); then
         6) why="the CA could not be reached (network, proxy, DNS)" ;;
         7) why="the CA refused the request" ;;
         8) why="http-01 failed: is port 80 of $domain reaching this runner?" ;;
+        10) why="the CA asked to wait longer than --timeout; run the job again later" ;;
         *) why="see certcli's message above" ;;
     esac
     echo "::error::certcli issue failed with exit status $rc: $why" >&2
@@ -62,3 +65,26 @@ PY
 # The files a deploy step would use.
 live=$(python3 -c 'import json, sys; print(json.load(sys.stdin)["live"])' <certcli-result.json)
 ls -l "$live/"
+
+# Rehearse the renewal the timer will do: --dry-run runs the whole flow (new order, http-01,
+# finalize, download) against the staging CA and keeps nothing: the issued certificate, its
+# record and the live files stay as they are. --force, since a fresh certificate is not due.
+# Exit 11 is "a renewal failed"; each domain's outcome is in domains[].action. With jq instead:
+# jq -r --arg d "$domain" '.domains[] | select(.domain == $d) | .action' certcli-renew.json
+rc=0
+certcli --ca letsencrypt --staging renew "$domain" --force --dry-run --json >certcli-renew.json || rc=$?
+python3 - certcli-renew.json "$domain" "$rc" <<'PY' || exit $((rc != 0 ? rc : 1))
+import json, sys
+domain, rc = sys.argv[2], int(sys.argv[3])
+with open(sys.argv[1]) as f:
+    report = json.load(f)
+if "error" in report:  # certcli refused the run as a whole (exit 2, 5, ...)
+    sys.exit(f"::error::certcli renew --dry-run failed with exit status {rc}: {report['error']['message']}")
+for d in report["domains"]:
+    print(f"renew dry run: {d['domain']}: {d['action']} ({d['reason']})")
+actions = {d["domain"]: d["action"] for d in report["domains"]}
+if actions.get(domain) != "renewed":
+    sys.exit(f"::error::the renewal rehearsal of {domain} did not succeed (exit status {rc}): "
+             f"{actions.get(domain, 'not reported')}")
+print(f"renew dry run: {report['acme_requests']} requests to the staging CA")
+PY

@@ -14,6 +14,7 @@
 
 #include <chrono>
 #include <functional>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -234,6 +235,10 @@ class Client {
   const crypto::PrivateKey* account_key_ = nullptr;
   std::string account_url_;
   std::vector<std::string> nonce_pool_;
+  // Held for each exchange with the CA (request, its nonce, its answer), so that threads may
+  // share one client, one connection and one nonce pool; recursive since taking a nonce may
+  // fetch the directory. Never held while waiting.
+  std::recursive_mutex exchange_mutex_;
   Sender sender_;
   std::chrono::seconds budget_{180};
   TimePoint deadline_;

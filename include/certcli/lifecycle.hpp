@@ -131,6 +131,7 @@ struct RenewRequest {
   std::string deploy_hook;         // --deploy-hook: this run only, over the domain's and config's
   std::chrono::seconds time_budget{180};  // per domain, as issue's --timeout
   std::chrono::seconds random_delay{0};   // wait a random part of this before the first request
+  int parallel = 1;                       // renewals at once, sharing sessions and solvers
   RenewSettings settings;
 };
 
@@ -179,6 +180,9 @@ struct ExpiryReport {
 // `certcli check`: the expiry alerts alone, with no request to the CA.
 std::vector<ExpiryReport> check_expiry(store::Store& store, const Clock& clock, net::HttpClient& webhook_http,
                                        const AlertSettings& settings);
+// The same for records the caller has just read (renew), so that no record is read twice.
+std::vector<ExpiryReport> check_expiry(store::Store& store, const Clock& clock, net::HttpClient& webhook_http,
+                                       const AlertSettings& settings, const std::vector<store::DomainRecord>& records);
 
 struct DomainStatus {
   store::DomainRecord record;

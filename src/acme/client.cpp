@@ -68,6 +68,7 @@ bool Client::retry_when_asked(const net::HttpResponse& response, const std::stri
 }
 
 const Directory& Client::directory() {
+  std::lock_guard exchange(exchange_mutex_);
   if (directory_) return *directory_;
   net::HttpResponse response;
   for (int retries = 0;;) {
@@ -127,6 +128,7 @@ void Client::remember_nonce(const net::HttpResponse& response) {
 }
 
 std::string Client::take_nonce() {
+  std::lock_guard exchange(exchange_mutex_);
   if (nonce_pool_.empty()) {
     net::HttpResponse response;
     for (int retries = 0;;) {
@@ -168,14 +170,20 @@ net::HttpResponse Client::post(const std::string& url, const std::optional<nlohm
   int retries = 0;
   for (int attempt = 1;; ++attempt) {
     throw_if_stop_requested();
-    nlohmann::json header = {{"alg", crypto::jws_algorithm(*account_key_)}, {"nonce", take_nonce()}, {"url", url}};
-    if (use_jwk)
-      header["jwk"] = crypto::public_jwk(*account_key_);
-    else
-      header["kid"] = account_url_;
-    nlohmann::json jws = make_jws(*account_key_, header, payload ? payload->dump() : std::string());
-    net::HttpResponse response = http_.post(url, kJoseJson, jws.dump());
-    remember_nonce(response);
+    net::HttpResponse response;
+    {
+      // One exchange at a time on the shared connection; waits and polls happen outside, so
+      // parallel renewals overlap everywhere but on the wire.
+      std::lock_guard exchange(exchange_mutex_);
+      nlohmann::json header = {{"alg", crypto::jws_algorithm(*account_key_)}, {"nonce", take_nonce()}, {"url", url}};
+      if (use_jwk)
+        header["jwk"] = crypto::public_jwk(*account_key_);
+      else
+        header["kid"] = account_url_;
+      nlohmann::json jws = make_jws(*account_key_, header, payload ? payload->dump() : std::string());
+      response = http_.post(url, kJoseJson, jws.dump());
+      remember_nonce(response);
+    }
     if (response.status < 400) return response;
     nlohmann::json body = nlohmann::json::parse(response.body, nullptr, false);
     Problem problem = Problem::from_json(body, static_cast<int>(response.status));

@@ -118,10 +118,13 @@ std::optional<RenewalInfo> Client::fetch_renewal_info(const std::string& cert_id
   const std::string url = base + "/" + cert_id;
   net::HttpResponse response;
   for (int retries = 0;;) {
-    response = http_.get(url);
+    {
+      std::lock_guard exchange(exchange_mutex_);
+      response = http_.get(url);
+      remember_nonce(response);
+    }
     if (!retry_when_asked(response, url, "GET " + url, retries)) break;
   }
-  remember_nonce(response);
   if (response.status == 404) return std::nullopt;  // the CA does not know this certificate
   if (response.status != 200) throw_problem(response, fmt::format("GET {}", url));
   nlohmann::json body = nlohmann::json::parse(response.body, nullptr, /*allow_exceptions=*/false);

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <charconv>
 #include <map>
+#include <mutex>
 
 #include <unistd.h>
 
@@ -33,18 +34,20 @@ class HttpStandaloneSolver final : public Solver {
   std::string challenge_type() const override { return "http-01"; }
   void present(const ChallengeTask& task) override {
     std::string path = http01_path(task.token);
+    std::lock_guard guard(mutex_);
     presented_.emplace(task.token, path);
     server_->set_response(path, task.key_authorization);
   }
   void cleanup(const ChallengeTask& task) noexcept override {
-    auto it = presented_.find(task.token);
-    if (it == presented_.end()) return;
     try {
+      std::lock_guard guard(mutex_);
+      auto it = presented_.find(task.token);
+      if (it == presented_.end()) return;
       server_->remove_response(it->second);
+      presented_.erase(it);
     } catch (...) {
       // Only a failing mutex could get here; the listener goes away with the solver anyway.
     }
-    presented_.erase(it);
   }
   std::string describe() const override {
     bool v6 = address_.find(':') != std::string::npos;
@@ -55,6 +58,7 @@ class HttpStandaloneSolver final : public Solver {
   std::string address_;
   std::unique_ptr<net::HttpServer> server_;
   std::map<std::string, std::string> presented_;  // token -> path served
+  std::mutex mutex_;  // parallel renewals share one listener
 };
 
 // What certcli creates in a webroot is read by the web server, usually another user: 0755
@@ -81,7 +85,10 @@ class HttpWebrootSolver final : public Solver {
                     "make the webroot writable by this user", level.string());
     }
     fs::path file = dir / http01_path(task.token).substr(std::string("/.well-known/acme-challenge/").size());
-    presented_.emplace(task.token, file);
+    {
+      std::lock_guard guard(mutex_);
+      presented_.emplace(task.token, file);
+    }
     try {
       store::write_file_atomic(file, task.key_authorization, kWebrootFileMode);
     } catch (const Error& e) {
@@ -90,11 +97,16 @@ class HttpWebrootSolver final : public Solver {
   }
 
   void cleanup(const ChallengeTask& task) noexcept override {
-    auto it = presented_.find(task.token);
-    if (it == presented_.end()) return;
-    std::error_code ec;
-    fs::remove(it->second, ec);
-    presented_.erase(it);
+    try {
+      std::lock_guard guard(mutex_);
+      auto it = presented_.find(task.token);
+      if (it == presented_.end()) return;
+      std::error_code ec;
+      fs::remove(it->second, ec);
+      presented_.erase(it);
+    } catch (...) {
+      // Only a failing mutex could get here; a leftover file names a token that is spent.
+    }
   }
 
   std::string describe() const override { return fmt::format("http-01 via webroot {}", webroot_.string()); }
@@ -102,6 +114,7 @@ class HttpWebrootSolver final : public Solver {
  private:
   fs::path webroot_;
   std::map<std::string, fs::path> presented_;  // token -> file written
+  std::mutex mutex_;  // parallel renewals share one webroot solver
 };
 
 void check_webroot(const fs::path& webroot) {

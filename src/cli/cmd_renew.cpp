@@ -83,6 +83,7 @@ void register_renew_commands(CLI::App& app, Context& context) {
     std::string deploy_hook;
     int timeout_seconds = 180;
     bool quiet = false;
+    int parallel = 1;
   };
   auto args = std::make_shared<RenewArgs>();
   CLI::App* renew = app.add_subcommand("renew", "Renew every certificate that is due (what a timer runs)");
@@ -97,6 +98,9 @@ void register_renew_commands(CLI::App& app, Context& context) {
   renew->add_option("--timeout", args->timeout_seconds, "Seconds each renewal may wait on the CA")
       ->check(CLI::Range(1, 3600))
       ->capture_default_str();
+  renew->add_option("--parallel", args->parallel, "Renewals at once (sharing one connection per CA)")
+      ->check(CLI::Range(1, 32))
+      ->capture_default_str();
   renew->add_flag("-q,--quiet", args->quiet, "Print only what changed or failed");
   renew->add_flag("--json", context.options().json, "Print {\"domains\": [one object per domain], \"acme_requests\"}");
   renew->callback([&context, args] {
@@ -108,6 +112,7 @@ void register_renew_commands(CLI::App& app, Context& context) {
     request.deploy_hook = args->deploy_hook;
     request.time_budget = std::chrono::seconds{args->timeout_seconds};
     request.random_delay = parse_duration(args->random_delay, "--random-delay");
+    request.parallel = args->parallel;
     request.settings = settings_from(context.config());
     const bool quiet = args->quiet || context.options().json;
     auto progress = [quiet](const std::string& line) {

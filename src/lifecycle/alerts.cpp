@@ -36,9 +36,14 @@ std::string post_alert(net::HttpClient& http, const AlertSettings& settings, con
 
 std::vector<ExpiryReport> check_expiry(store::Store& store, const Clock& clock, net::HttpClient& webhook_http,
                                        const AlertSettings& settings) {
+  return check_expiry(store, clock, webhook_http, settings, store.list_domains());
+}
+
+std::vector<ExpiryReport> check_expiry(store::Store& store, const Clock& clock, net::HttpClient& webhook_http,
+                                       const AlertSettings& settings, const std::vector<store::DomainRecord>& records) {
   std::vector<ExpiryReport> reports;
   const TimePoint now = clock.now();
-  for (store::DomainRecord record : store.list_domains()) {
+  for (const store::DomainRecord& record : records) {
     ExpiryReport report;
     report.domain = record.name;
     report.status = store::to_string(record.status);

@@ -21,16 +21,10 @@ using namespace std::chrono_literals;
 // CAs validate within a second or so; polling sooner mostly costs a request that says "pending".
 constexpr std::chrono::milliseconds kFirstPollDelay = 300ms;
 
-std::unique_ptr<challenge::Solver> make_solver(const store::ChallengeConfig& config) {
-  if (!config.webroot.empty()) return challenge::make_http_webroot_solver(config.webroot);
-  auto [address, port] = challenge::parse_listen_address(config.http_listen.empty() ? ":80" : config.http_listen);
-  return challenge::make_http_standalone_solver(address, port);
-}
-
 class OrderFlow {
  public:
   OrderFlow(Session& session, store::Store& store, store::DomainRecord& record, const store::ChallengeConfig& challenge,
-            const SaveRecord& save, const Progress& progress, const std::string& replaces)
+            const SaveRecord& save, const Progress& progress, const std::string& replaces, challenge::Solver* shared_solver)
       : session_(session),
         client_(session.client()),
         store_(store),
@@ -38,7 +32,8 @@ class OrderFlow {
         challenge_(challenge),
         save_(save),
         progress_(progress),
-        replaces_(replaces) {}
+        replaces_(replaces),
+        shared_solver_(shared_solver) {}
 
   ObtainedCertificate run() {
     set_phase(IssuePhase::ordering);
@@ -134,7 +129,8 @@ class OrderFlow {
   // Presents and answers every pending challenge first, then polls: the CA validates the
   // names in parallel, so an order for many names takes about as long as one for a single name.
   void validate(const acme::Order& order) {
-    std::unique_ptr<challenge::Solver> solver;  // bound only when a challenge needs answering
+    std::unique_ptr<challenge::Solver> own_solver;  // bound only when a challenge needs answering
+    challenge::Solver* solver = shared_solver_;
     struct Pending {
       std::string url;
       challenge::ChallengeTask task;
@@ -156,7 +152,10 @@ class OrderFlow {
           throw Error(ErrorKind::challenge, fmt::format("the authorization for {} is {}", name, authz.status),
                       "run the command again to start a new order", name);
         }
-        if (!solver) solver = make_solver(challenge_);
+        if (!solver) {
+          own_solver = make_solver(challenge_);
+          solver = own_solver.get();
+        }
         auto challenge = std::find_if(authz.challenges.begin(), authz.challenges.end(),
                                       [&](const acme::Challenge& c) { return c.type == solver->challenge_type(); });
         if (challenge == authz.challenges.end())
@@ -197,14 +196,36 @@ class OrderFlow {
   const SaveRecord& save_;
   const Progress& progress_;
   const std::string& replaces_;
+  challenge::Solver* shared_solver_;
 };
 
 }  // namespace
 
 ObtainedCertificate run_order(Session& session, store::Store& store, store::DomainRecord& record,
                               const store::ChallengeConfig& challenge, const SaveRecord& save, const Progress& progress,
-                              const std::string& replaces) {
-  return OrderFlow(session, store, record, challenge, save, progress, replaces).run();
+                              const std::string& replaces, challenge::Solver* solver) {
+  return OrderFlow(session, store, record, challenge, save, progress, replaces, solver).run();
+}
+
+std::unique_ptr<challenge::Solver> make_solver(const store::ChallengeConfig& config) {
+  if (!config.webroot.empty()) return challenge::make_http_webroot_solver(config.webroot);
+  auto [address, port] = challenge::parse_listen_address(config.http_listen.empty() ? ":80" : config.http_listen);
+  return challenge::make_http_standalone_solver(address, port);
+}
+
+challenge::Solver& SolverPool::get(const store::ChallengeConfig& config) {
+  std::lock_guard guard(mutex_);
+  std::string key = config.webroot.empty() ? "listen " + config.http_listen : "webroot " + config.webroot;
+  auto& solver = solvers_[key];
+  if (!solver) {
+    try {
+      solver = make_solver(config);
+    } catch (...) {
+      solvers_.erase(key);
+      throw;
+    }
+  }
+  return *solver;
 }
 
 }  // namespace certcli::lifecycle::steps

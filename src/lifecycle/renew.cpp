@@ -13,7 +13,12 @@
 
 #include <algorithm>
 #include <map>
+#include <atomic>
+#include <exception>
+#include <functional>
+#include <mutex>
 #include <random>
+#include <thread>
 #include <set>
 
 namespace certcli::lifecycle {
@@ -94,31 +99,71 @@ class Renewal {
     RenewReport report;
     std::vector<store::DomainRecord> records = selected_domains();
     if (!request_.dry_run) refresh_renewal_windows(records);
-    std::vector<store::DomainRecord> due;
+    std::vector<std::string> due;
     for (const auto& record : records) {
       RenewOutcome outcome = decide(record);
       if (outcome.action == RenewAction::renewed) {
-        due.push_back(record);  // decided; the outcome is written when it has been tried
+        due.push_back(record.name);  // decided; the outcome is written when it has been tried
         continue;
       }
       report.outcomes.push_back(std::move(outcome));
     }
     if (!due.empty()) {
       wait_random_delay();
-      for (const auto& record : due) report.outcomes.push_back(renew_one(record.name));
+      std::vector<RenewOutcome> renewed(due.size());
+      run_in_parallel(due.size(), [&](size_t i) { renewed[i] = renew_one(due[i]); });
+      for (auto& outcome : renewed) report.outcomes.push_back(std::move(outcome));
     }
     std::sort(report.outcomes.begin(), report.outcomes.end(),
               [](const RenewOutcome& a, const RenewOutcome& b) { return a.domain < b.domain; });
     for (const auto& [url, session] : sessions_) report.acme_requests += session->client().request_count();
-    if (!request_.dry_run)
-      for (const auto& expiry : check_expiry(real_store_, clock_, webhook_http_, request_.settings.alerts))
+    if (!request_.dry_run) {
+      // The records already read serve the alerts, but for those this run renewed.
+      for (auto& record : records)
+        if (std::find(due.begin(), due.end(), record.name) != due.end())
+          record = real_store_.load_domain(record.name).value_or(record);
+      for (const auto& expiry : check_expiry(real_store_, clock_, webhook_http_, request_.settings.alerts, records))
         if (!expiry.alert_error.empty()) report.alert_errors.push_back(expiry.domain + ": " + expiry.alert_error);
+    }
     return report;
   }
 
  private:
   void say(const std::string& domain, const std::string& line) {
+    std::lock_guard guard(say_mutex_);  // one line at a time from parallel renewals
     if (progress_) progress_(fmt::format("{}: {}", domain, line));
+  }
+
+  // `--parallel N`: N renewals at once, sharing the sessions (one connection and nonce pool per
+  // CA) and the solvers. An interruption or a bug in one stops the others' next start and is
+  // rethrown once all have finished.
+  void run_in_parallel(size_t count, const std::function<void(size_t)>& work) {
+    const size_t workers = std::min<size_t>(count, static_cast<size_t>(std::max(1, request_.parallel)));
+    if (workers <= 1) {
+      for (size_t i = 0; i < count; ++i) work(i);
+      return;
+    }
+    std::atomic<size_t> next{0};
+    std::exception_ptr first_error;
+    std::mutex error_mutex;
+    std::vector<std::thread> threads;
+    for (size_t w = 0; w < workers; ++w)
+      threads.emplace_back([&] {
+        for (size_t i = next++; i < count; i = next++) {
+          {
+            std::lock_guard guard(error_mutex);
+            if (first_error) return;
+          }
+          try {
+            work(i);
+          } catch (...) {
+            std::lock_guard guard(error_mutex);
+            if (!first_error) first_error = std::current_exception();
+          }
+        }
+      });
+    for (auto& thread : threads) thread.join();
+    if (first_error) std::rethrow_exception(first_error);
   }
 
   std::vector<store::DomainRecord> selected_domains() {
@@ -166,6 +211,7 @@ class Renewal {
 
   // One session per CA for the whole run: one directory fetch, one connection, one nonce pool.
   steps::Session& session_for(const CaSelection& ca, bool with_account) {
+    std::lock_guard guard(sessions_mutex_);
     auto& session = sessions_[ca.directory_url];
     if (!session) session = std::make_unique<steps::Session>(store_, clock_, ca_http_, ca, request_.time_budget);
     if (with_account && !accounts_loaded_.contains(ca.directory_url)) {
@@ -189,7 +235,14 @@ class Renewal {
       if (listed.management != "managed" || listed.status != store::CertificateStatus::ready || r.ari_cert_id.empty() ||
           !stale)
         continue;
-      auto lock = real_store_.lock_domain(listed.name, kLockWait);
+      wait_random_delay();
+      std::unique_ptr<store::Lock> lock;
+      try {
+        lock = real_store_.lock_domain(listed.name, kLockWait);
+      } catch (const Error& error) {
+        if (error.kind() != ErrorKind::state) throw;
+        continue;  // another certcli is working on it; its renewal state is that run's to keep
+      }
       auto current = real_store_.load_domain(listed.name);  // re-read under the lock
       if (!current || current->renewal.ari_cert_id != r.ari_cert_id) continue;
       store::DomainRecord& record = *current;
@@ -249,7 +302,8 @@ class Renewal {
     };
     try {
       const store::ChallengeConfig challenge = effective_challenge(record, request_.settings.default_challenge);
-      challenge::check_http01_settings(challenge.webroot, challenge.http_listen, /*try_listening=*/true);
+      // Made (and so checked: a busy port, a missing webroot) before anything is asked of the CA.
+      challenge::Solver& solver = solvers_.get(challenge);
       steps::Session& session = session_for(ca, /*with_account=*/true);
       record.status = store::CertificateStatus::issuing;
       record.phase = store::IssuePhase::starting;
@@ -258,7 +312,7 @@ class Renewal {
       steps::log_event(store_, clock_, "renew.started", name, {{"ca", ca.directory_url}});
       steps::ObtainedCertificate obtained =
           steps::run_order(session, store_, record, challenge, save, [&](const std::string& line) { say(name, line); },
-                           request_.dry_run ? std::string() : record.renewal.ari_cert_id);
+                           request_.dry_run ? std::string() : record.renewal.ari_cert_id, &solver);
       crypto::CertificateInfo info = steps::install(store_, clock_, record, obtained.key, obtained.chain_pem,
                                                             !session.client().directory().renewal_info.empty());
       outcome.action = RenewAction::renewed;
@@ -313,8 +367,10 @@ class Renewal {
     return hook;
   }
 
+  // Once, before the first request to a CA (renewal or ARI), however many follow.
   void wait_random_delay() {
-    if (request_.random_delay.count() <= 0) return;
+    if (request_.random_delay.count() <= 0 || delayed_) return;
+    delayed_ = true;
     std::random_device seed;
     std::uniform_int_distribution<long long> pick(0, std::chrono::milliseconds(request_.random_delay).count());
     std::chrono::milliseconds delay{pick(seed)};
@@ -332,6 +388,10 @@ class Renewal {
   const Progress& progress_;
   std::map<std::string, std::unique_ptr<steps::Session>> sessions_;
   std::set<std::string> accounts_loaded_;
+  std::mutex sessions_mutex_;
+  bool delayed_ = false;
+  std::mutex say_mutex_;
+  steps::SolverPool solvers_;
 };
 
 }  // namespace

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <certcli/acme.hpp>
+#include <certcli/challenge.hpp>
 #include <certcli/crypto.hpp>
 #include <certcli/lifecycle.hpp>
 #include <certcli/store.hpp>
@@ -12,6 +13,8 @@
 #include <nlohmann/json.hpp>
 
 #include <functional>
+#include <map>
+#include <mutex>
 #include <memory>
 #include <optional>
 #include <string>
@@ -79,9 +82,25 @@ using SaveRecord = std::function<void()>;
 // is answered and the key before finalize, so a crash at any point is resumed.
 // `challenge` is the effective setting (the record's, else config.toml's), not saved by this.
 // `replaces` is the ARI CertID of the certificate this one replaces (RFC 9773 5), or empty.
+// `solver`, when given, answers the challenges (one shared by parallel renewals); else one is
+// made from `challenge` when a challenge needs answering.
 ObtainedCertificate run_order(Session& session, store::Store& store, store::DomainRecord& record,
                               const store::ChallengeConfig& challenge, const SaveRecord& save, const Progress& progress,
-                              const std::string& replaces = {});
+                              const std::string& replaces = {}, challenge::Solver* solver = nullptr);
+
+// Solvers shared by the domains of one run, one per distinct setting: a standalone listener is
+// bound once however many domains use it. Making one checks the setting (a busy port, a missing
+// webroot throw as make_http_*_solver do). Thread-safe.
+class SolverPool {
+ public:
+  challenge::Solver& get(const store::ChallengeConfig& config);
+
+ private:
+  std::mutex mutex_;
+  std::map<std::string, std::unique_ptr<challenge::Solver>> solvers_;
+};
+
+std::unique_ptr<challenge::Solver> make_solver(const store::ChallengeConfig& config);
 
 // Checks that the certificate matches the key, archives the four files, switches live/, marks
 // the record ready with serial, fingerprint and dates, and logs certificate.issued.

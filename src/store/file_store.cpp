@@ -128,11 +128,14 @@ class FileStore final : public Store {
     std::error_code ec;
     fs::directory_iterator entries(dir, ec);
     if (ec) throw unreadable_state(dir, ec.value());
-    for (const auto& entry : entries) {
-      fs::path path = entry.path() / "domain.toml";
+    // Sorted by directory name, which orders like the names, before anything is read: sorting
+    // the parsed records would move every one of them again.
+    std::vector<fs::path> paths;
+    for (const auto& entry : entries) paths.push_back(entry.path() / "domain.toml");
+    std::sort(paths.begin(), paths.end());
+    records.reserve(paths.size());
+    for (const auto& path : paths)
       if (state_file_exists(path)) records.push_back(domain_from_toml(parse_toml(read_file(path), path.string()), path.string()));
-    }
-    std::sort(records.begin(), records.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
     return records;
   }
 
