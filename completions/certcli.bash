@@ -54,10 +54,28 @@ _certcli() {
     local cur words cword
     if [[ -n ${COMP_LINE-} ]]; then
         # Split the line on blanks only: bash's COMP_WORDS also breaks at = and :, which
-        # would tear apart --ca=NAME and ADDR:PORT.
-        local line=${COMP_LINE:0:COMP_POINT}
-        read -r -a words <<<"$line"
-        [[ -z $line || $line == *[[:blank:]] ]] && words+=("")
+        # would tear apart --ca=NAME and ADDR:PORT. Blanks inside quotes or after a backslash
+        # do not split, so that --deploy-hook 'systemctl reload nginx' stays one word.
+        local line=${COMP_LINE:0:COMP_POINT} word="" quote="" c j
+        words=()
+        for ((j = 0; j < ${#line}; j++)); do
+            c=${line:j:1}
+            if [[ $c == \\ && $quote != "'" ]] && ((j + 1 < ${#line})); then
+                word+=$c
+                c=${line:j+1:1}
+                ((++j))
+            elif [[ -n $quote ]]; then
+                [[ $c == "$quote" ]] && quote=""
+            elif [[ $c == [[:blank:]] ]]; then
+                [[ -n $word ]] && words+=("$word")
+                word=""
+                continue
+            elif [[ $c == \' || $c == '"' ]]; then
+                quote=$c
+            fi
+            word+=$c
+        done
+        words+=("$word")
         cword=$((${#words[@]} - 1))
     else
         words=("${COMP_WORDS[@]}")
@@ -80,7 +98,8 @@ _certcli() {
         w=${words[i]}
         case $w in
             --home=*) home=${w#--home=} ;;
-            --home | --directory | --ca | --ca-bundle | --san | --key-type | --account-key-type | --http-listen | --webroot | --email | --timeout)
+            --home | --directory | --ca | --ca-bundle | --san | --key-type | --account-key-type | --http-listen | --webroot | --email | --timeout | \
+                --buffer-days | --deploy-hook | --random-delay | --parallel)
                 if ((i + 1 == cword)); then
                     opt=$w
                     break
@@ -129,7 +148,7 @@ _certcli() {
             _certcli_trim_colon "$cur"
             compopt -o nospace 2>/dev/null
             return ;;
-        --san | --email | --timeout)
+        --san | --email | --timeout | --buffer-days | --deploy-hook | --random-delay | --parallel)
             return ;;
     esac
 
@@ -137,14 +156,14 @@ _certcli() {
     case $cmd in
         "")
             opts="--help -h --version $global_opts"
-            [[ $cur != -* ]] && opts="domain issue status config" ;;
+            [[ $cur != -* ]] && opts="domain issue status renew check config" ;;
         domain)
             case $sub in
                 "")
                     opts="--help -h"
                     [[ $cur != -* ]] && opts="add list remove" ;;
                 add)
-                    opts="--help -h --san --key-type --http-listen --webroot $global_opts"
+                    opts="--help -h --san --key-type --http-listen --webroot --buffer-days --deploy-hook $global_opts"
                     # The new domain's name comes first; there is nothing to offer for it.
                     [[ $npos -eq 0 && $cur != -* ]] && return ;;
                 list) opts="--help -h $global_opts" ;;
@@ -153,11 +172,16 @@ _certcli() {
                     ((npos == 0)) && want_domain=1 ;;
             esac ;;
         issue)
-            opts="--help -h --email --agree-tos --account-key-type --http-listen --webroot --timeout --json $global_opts"
+            opts="--help -h --email --agree-tos --account-key-type --http-listen --webroot --timeout --deploy-hook --json $global_opts"
             ((npos == 0)) && want_domain=1 ;;
         status)
             opts="--help -h --json $global_opts"
             ((npos == 0)) && want_domain=1 ;;
+        renew)
+            # Any number of names.
+            opts="--help -h --force --dry-run --random-delay --deploy-hook --timeout --parallel --quiet -q --json $global_opts"
+            want_domain=1 ;;
+        check) opts="--help -h --json $global_opts" ;;
         config)
             case $sub in
                 "")

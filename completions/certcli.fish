@@ -55,7 +55,8 @@ function __certcli_args
             continue
         end
         switch $t
-            case --home --directory --ca --ca-bundle --san --key-type --account-key-type --http-listen --webroot --email --timeout
+            case --home --directory --ca --ca-bundle --san --key-type --account-key-type --http-listen --webroot --email --timeout \
+                --buffer-days --deploy-hook --random-delay --parallel
                 set skip 1
             case '-*'
             case '*'
@@ -109,6 +110,8 @@ complete -c certcli -s v -l verbose -d 'Show every HTTP request made to the CA'
 complete -c certcli -n '__certcli_at' -a domain -d 'Manage the domains certcli keeps certificates for'
 complete -c certcli -n '__certcli_at' -a issue -d 'Obtain a certificate for an added domain from the CA'
 complete -c certcli -n '__certcli_at' -a status -d "Show each domain's certificate status (or one domain's)"
+complete -c certcli -n '__certcli_at' -a renew -d 'Renew every certificate that is due (what a timer runs)'
+complete -c certcli -n '__certcli_at' -a check -d 'Expiry checks and alerts only, with no request to the CA'
 complete -c certcli -n '__certcli_at' -a config -d 'Show or change the defaults in config.toml'
 
 # domain add | list | remove
@@ -119,6 +122,8 @@ complete -c certcli -n '__certcli_in domain add' -l san -x -d 'Another name the 
 complete -c certcli -n '__certcli_in domain add' -l key-type -x -a 'ec256 ec384 rsa2048 rsa3072 rsa4096' -d 'Certificate key (default ec256)'
 complete -c certcli -n '__certcli_in domain add; and not __fish_seen_subcommand_from --webroot' -l http-listen -x -a ':80 0.0.0.0:80 127.0.0.1:80 [::]:80' -d 'http-01 standalone listener ADDR:PORT (default :80)'
 complete -c certcli -n '__certcli_in domain add; and not __fish_seen_subcommand_from --http-listen' -l webroot -x -a '(__fish_complete_directories)' -d 'Answer http-01 through this document root'
+complete -c certcli -n '__certcli_in domain add' -l buffer-days -x -d 'Renew when fewer days than this are left (1-365)'
+complete -c certcli -n '__certcli_in domain add' -l deploy-hook -x -d "Shell command run after this domain's certificate changes"
 complete -c certcli -n '__certcli_at domain remove' -a '(__certcli_domains)' -d Domain
 
 # issue NAME
@@ -134,11 +139,26 @@ complete -c certcli -n '__certcli_in issue' -l account-key-type -x -d 'Key for a
 complete -c certcli -n '__certcli_in issue; and not __fish_seen_subcommand_from --webroot' -l http-listen -x -a ':80 0.0.0.0:80 127.0.0.1:80 [::]:80' -d "Answer http-01 with certcli's own listener (default :80)"
 complete -c certcli -n '__certcli_in issue; and not __fish_seen_subcommand_from --http-listen' -l webroot -x -a '(__fish_complete_directories)' -d 'Answer http-01 by writing files under this document root'
 complete -c certcli -n '__certcli_in issue' -l timeout -x -d 'Seconds to wait for validation and issuance (1-3600, default 180)'
+complete -c certcli -n '__certcli_in issue' -l deploy-hook -x -d 'Shell command run after the certificate is installed (saved for renewals)'
 complete -c certcli -n '__certcli_in issue' -l json -d 'Print the result as JSON'
 
 # status [NAME]
 complete -c certcli -n '__certcli_wants_domain status' -a '(__certcli_domains)' -d Domain
 complete -c certcli -n '__certcli_in status' -l json -d 'Print JSON: an object for one domain, an array for all'
+
+# renew [NAME...]
+complete -c certcli -n '__certcli_in renew' -a '(__certcli_domains)' -d Domain
+complete -c certcli -n '__certcli_in renew' -l force -d 'Renew even when not due, and despite a backoff'
+complete -c certcli -n '__certcli_in renew' -l dry-run -d "Run the whole flow against the CA's staging twin (or --directory) and keep nothing"
+complete -c certcli -n '__certcli_in renew' -l random-delay -x -d 'Before the first request, wait a random time up to this (90, 30m, 2h)'
+complete -c certcli -n '__certcli_in renew' -l deploy-hook -x -d 'Shell command run after each renewed certificate (this run only)'
+complete -c certcli -n '__certcli_in renew' -l timeout -x -d 'Seconds each renewal may wait on the CA (1-3600, default 180)'
+complete -c certcli -n '__certcli_in renew' -l parallel -x -d 'Renewals at once, sharing one connection per CA (1-32, default 1)'
+complete -c certcli -n '__certcli_in renew' -s q -l quiet -d 'Print only what changed or failed'
+complete -c certcli -n '__certcli_in renew' -l json -d 'Print JSON: one object per domain and the count of ACME requests'
+
+# check
+complete -c certcli -n '__certcli_in check' -l json -d 'Print one object per domain'
 
 # config show | set KEY VALUE | unset KEY | path
 complete -c certcli -n '__certcli_at config' -a show -d 'Show every setting, its value and where it comes from'

@@ -155,7 +155,7 @@ std::optional<TimePoint> requested_retry_time(const net::HttpResponse& response,
 
 class Client {
  public:
-  Client(net::HttpClient& http, Clock& clock, std::string directory_url);
+  Client(net::HttpTransport& http, Clock& clock, std::string directory_url);
 
   // The run's budget for waiting on the CA (polls, Retry-After of a 429 or 503), from now.
   // A wait the CA asks for beyond it is not slept through: RetryLater is thrown instead.
@@ -228,7 +228,7 @@ class Client {
   [[noreturn]] void throw_problem(const net::HttpResponse& response, const std::string& context);
   nlohmann::json parse_body(const net::HttpResponse& response, const std::string& context);
 
-  net::HttpClient& http_;
+  net::HttpTransport& http_;
   Clock& clock_;
   std::string directory_url_;
   std::optional<Directory> directory_;

@@ -103,7 +103,7 @@ using Progress = std::function<void(const std::string&)>;
 // account exists or may be created) are checked before anything is written, so a refused run
 // leaves the state as it was. Once issuing has begun, every failure is recorded as
 // status = failed with the error, and the in-flight order is kept so the next run resumes it.
-IssueResult issue_certificate(store::Store& store, Clock& clock, net::HttpClient& http,
+IssueResult issue_certificate(store::Store& store, Clock& clock, net::HttpTransport& http,
                               const IssueRequest& request, const Progress& progress);
 
 // Expiry alerts: a JSON POST to `webhook_url` when a certificate crosses each threshold (days
@@ -166,7 +166,7 @@ store::ChallengeConfig effective_challenge(const store::DomainRecord& record, co
 // those backing off, and then posts the expiry alerts owed. A domain neither due nor backing
 // off costs no request to the CA and no certificate parse. Failures are recorded with their
 // next attempt; an interruption stops the run (the domain resumes next time).
-RenewReport renew_certificates(store::Store& store, Clock& clock, net::HttpClient& ca_http, net::HttpClient& webhook_http,
+RenewReport renew_certificates(store::Store& store, Clock& clock, net::HttpTransport& ca_http, net::HttpTransport& webhook_http,
                                const RenewRequest& request, const Progress& progress);
 
 struct ExpiryReport {
@@ -178,10 +178,10 @@ struct ExpiryReport {
   std::string alert_error;         // the POST failed: tried again on the next run
 };
 // `certcli check`: the expiry alerts alone, with no request to the CA.
-std::vector<ExpiryReport> check_expiry(store::Store& store, const Clock& clock, net::HttpClient& webhook_http,
+std::vector<ExpiryReport> check_expiry(store::Store& store, const Clock& clock, net::HttpTransport& webhook_http,
                                        const AlertSettings& settings);
 // The same for records the caller has just read (renew), so that no record is read twice.
-std::vector<ExpiryReport> check_expiry(store::Store& store, const Clock& clock, net::HttpClient& webhook_http,
+std::vector<ExpiryReport> check_expiry(store::Store& store, const Clock& clock, net::HttpTransport& webhook_http,
                                        const AlertSettings& settings, const std::vector<store::DomainRecord>& records);
 
 struct DomainStatus {

@@ -38,22 +38,34 @@ struct HttpClientOptions {
   std::function<void(const std::string&)> trace;
 };
 
+// What the ACME client and the verbs need of HTTP: an interface, so that lifecycle and acme
+// code can be tested with a transport of the test's own where a real CA is not the better test.
+class HttpTransport {
+ public:
+  virtual ~HttpTransport() = default;
+  virtual HttpResponse get(const std::string& url) = 0;
+  virtual HttpResponse head(const std::string& url) = 0;
+  virtual HttpResponse post(const std::string& url, const std::string& content_type, const std::string& body) = 0;
+  // How many requests were sent through it.
+  virtual long request_count() const = 0;
+};
+
 // One client holds one curl easy handle, so consecutive requests to the same host reuse the
 // connection (HTTP keep-alive). Not thread-safe. Throws Error{network} when no HTTP answer
 // arrives (DNS failure, refused, TLS failure, timeout), with curl's reason and a hint.
-class HttpClient {
+class HttpClient final : public HttpTransport {
  public:
   explicit HttpClient(HttpClientOptions options = {});
   ~HttpClient();
   HttpClient(const HttpClient&) = delete;
   HttpClient& operator=(const HttpClient&) = delete;
 
-  HttpResponse get(const std::string& url);
-  HttpResponse head(const std::string& url);
-  HttpResponse post(const std::string& url, const std::string& content_type, const std::string& body);
+  HttpResponse get(const std::string& url) override;
+  HttpResponse head(const std::string& url) override;
+  HttpResponse post(const std::string& url, const std::string& content_type, const std::string& body) override;
 
   // How many requests this client sent, and how many new connections it opened for them.
-  long request_count() const { return request_count_; }
+  long request_count() const override { return request_count_; }
   long connection_count() const { return connection_count_; }
 
  private:

@@ -37,7 +37,7 @@ std::string hint_for(const Problem& problem, const std::string& context) {
 
 }  // namespace
 
-Client::Client(net::HttpClient& http, Clock& clock, std::string directory_url)
+Client::Client(net::HttpTransport& http, Clock& clock, std::string directory_url)
     : http_(http), clock_(clock), directory_url_(std::move(directory_url)), deadline_(clock_.now() + budget_) {
   sender_.name = fmt::format("the CA at {}", directory_url_);
   if (auto scheme_end = directory_url_.find("://"); scheme_end != std::string::npos)

@@ -23,7 +23,7 @@ nlohmann::json alert_event(const std::string& event, const store::DomainRecord& 
   return body;
 }
 
-std::string post_alert(net::HttpClient& http, const AlertSettings& settings, const nlohmann::json& body) {
+std::string post_alert(net::HttpTransport& http, const AlertSettings& settings, const nlohmann::json& body) {
   if (settings.webhook_url.empty()) return {};
   try {
     net::HttpResponse response = http.post(settings.webhook_url, "application/json", body.dump());
@@ -34,12 +34,12 @@ std::string post_alert(net::HttpClient& http, const AlertSettings& settings, con
   }
 }
 
-std::vector<ExpiryReport> check_expiry(store::Store& store, const Clock& clock, net::HttpClient& webhook_http,
+std::vector<ExpiryReport> check_expiry(store::Store& store, const Clock& clock, net::HttpTransport& webhook_http,
                                        const AlertSettings& settings) {
   return check_expiry(store, clock, webhook_http, settings, store.list_domains());
 }
 
-std::vector<ExpiryReport> check_expiry(store::Store& store, const Clock& clock, net::HttpClient& webhook_http,
+std::vector<ExpiryReport> check_expiry(store::Store& store, const Clock& clock, net::HttpTransport& webhook_http,
                                        const AlertSettings& settings, const std::vector<store::DomainRecord>& records) {
   std::vector<ExpiryReport> reports;
   const TimePoint now = clock.now();

@@ -26,7 +26,7 @@ store::ChallengeConfig effective_challenge(const store::DomainRecord& record, co
   return fallback;
 }
 
-IssueResult issue_certificate(store::Store& store, Clock& clock, net::HttpClient& http, const IssueRequest& request,
+IssueResult issue_certificate(store::Store& store, Clock& clock, net::HttpTransport& http, const IssueRequest& request,
                               const Progress& progress) {
   // Preconditions first; nothing is written until they hold.
   store::DomainRecord record = require_domain(store, request.name);

@@ -90,7 +90,7 @@ constexpr std::chrono::seconds kLockWait{10};
 
 class Renewal {
  public:
-  Renewal(store::Store& store, Clock& clock, net::HttpClient& ca_http, net::HttpClient& webhook_http,
+  Renewal(store::Store& store, Clock& clock, net::HttpTransport& ca_http, net::HttpTransport& webhook_http,
           const RenewRequest& request, const Progress& progress)
       : real_store_(store), dry_store_(store), store_(request.dry_run ? static_cast<store::Store&>(dry_store_) : store),
         clock_(clock), ca_http_(ca_http), webhook_http_(webhook_http), request_(request), progress_(progress) {}
@@ -382,8 +382,8 @@ class Renewal {
   DryRunStore dry_store_;
   store::Store& store_;
   Clock& clock_;
-  net::HttpClient& ca_http_;
-  net::HttpClient& webhook_http_;
+  net::HttpTransport& ca_http_;
+  net::HttpTransport& webhook_http_;
   const RenewRequest& request_;
   const Progress& progress_;
   std::map<std::string, std::unique_ptr<steps::Session>> sessions_;
@@ -414,7 +414,7 @@ bool RenewReport::any_hook_failed() const {
   return std::any_of(outcomes.begin(), outcomes.end(), [](const RenewOutcome& o) { return o.hook && !o.hook->succeeded; });
 }
 
-RenewReport renew_certificates(store::Store& store, Clock& clock, net::HttpClient& ca_http, net::HttpClient& webhook_http,
+RenewReport renew_certificates(store::Store& store, Clock& clock, net::HttpTransport& ca_http, net::HttpTransport& webhook_http,
                                const RenewRequest& request, const Progress& progress) {
   return Renewal(store, clock, ca_http, webhook_http, request, progress).run();
 }

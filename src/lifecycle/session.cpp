@@ -42,7 +42,7 @@ void check_contacts(const std::vector<std::string>& contacts) {
   }
 }
 
-Session::Session(store::Store& store, Clock& clock, net::HttpClient& http, CaSelection ca, std::chrono::seconds budget)
+Session::Session(store::Store& store, Clock& clock, net::HttpTransport& http, CaSelection ca, std::chrono::seconds budget)
     : store_(store), clock_(clock), ca_(std::move(ca)), client_(http, clock, ca_.directory_url) {
   client_.set_time_budget(budget);
 }

@@ -42,7 +42,7 @@ void check_contacts(const std::vector<std::string>& contacts);
 // there. Every domain a run handles at that CA goes through the same session.
 class Session {
  public:
-  Session(store::Store& store, Clock& clock, net::HttpClient& http, CaSelection ca, std::chrono::seconds budget);
+  Session(store::Store& store, Clock& clock, net::HttpTransport& http, CaSelection ca, std::chrono::seconds budget);
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;
 
