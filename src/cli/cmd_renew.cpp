@@ -178,6 +178,7 @@ void register_renew_commands(CLI::App& app, Context& context) {
                        {"alert_error", r.alert_error.empty() ? nlohmann::json() : nlohmann::json(r.alert_error)}});
       fmt::print("{}\n", out.dump(2));
     } else {
+      if (reports.empty()) fmt::print("No domains yet. Add one: certcli domain add example.com\n");
       for (const auto& r : reports)
         fmt::print("{:<40} {:<8} {}{}\n", r.domain, r.status,
                    r.expires_at ? fmt::format("{} days left", r.days_left) : "no certificate",
