@@ -28,11 +28,14 @@ void register_domain_commands(CLI::App& app, Context& context) {
   add->add_option("--buffer-days", args->buffer_days, "Renew when fewer days than this are left (1-365)");
   add->add_option("--deploy-hook", args->deploy_hook,
                   "Shell command run after this domain's certificate changes (CERTCLI_* variables set)");
-  add->callback([&context, args] {
+  add->callback([&context, args, add] {
     lifecycle::AddDomainRequest request;
     request.name = args->name;
     request.extra_names = args->sans;
     request.key_type = args->key_type;
+    // Precedence: the command line, else config.toml's certificate.key_type, else ec256.
+    if (add->count("--key-type") == 0 && context.config().certificate_key_type)
+      request.key_type = crypto::key_type_name(*context.config().certificate_key_type);
     request.challenge.http_listen = args->http_listen;
     request.challenge.webroot = args->webroot;
     if (args->buffer_days != 0) request.buffer_days = args->buffer_days;

@@ -124,3 +124,16 @@ assert_eq 0 "$LAST_STATUS" "config set fixing its own key (stderr: $LAST_STDERR)
 run_capture certcli config show
 assert_eq 0 "$LAST_STATUS" "config show after the fix (stderr: $LAST_STDERR)"
 echo "ok: config set KEY replaces a bad value of KEY"
+
+# Precedence: config.toml's defaults apply where the command line says nothing, and only there.
+certcli config set certificate.key_type rsa2048 >/dev/null
+certcli domain add from-config.example.com >/dev/null
+certcli domain add from-flag.example.com --key-type ec384 >/dev/null
+assert_contains "$(cat "$home/domains/from-config.example.com/domain.toml")" "key_type = 'rsa2048'"
+assert_contains "$(cat "$home/domains/from-flag.example.com/domain.toml")" "key_type = 'ec384'"
+# And nothing runs on a config.toml that does not load.
+printf '[renewal]\nbufer_days = 3\n' >"$file"
+run_expect_fail certcli renew
+assert_eq 3 "$LAST_STATUS" "renew on a broken config.toml (stderr: $LAST_STDERR)"
+assert_contains "$LAST_STDERR" "$file:2"
+echo "ok: config.toml's certificate.key_type applies unless --key-type is given; renew refuses a broken file"
