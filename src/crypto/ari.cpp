@@ -9,18 +9,6 @@
 namespace certcli::crypto {
 namespace {
 
-X509Ptr first_certificate(const std::string& pem) {
-  auto blocks = split_pem_certificates(pem);
-  if (blocks.empty()) {
-    throw Error(ErrorKind::crypto, "no certificate found in the PEM data",
-                "expected a '-----BEGIN CERTIFICATE-----' block");
-  }
-  auto bio = detail::read_bio(blocks.front());
-  X509Ptr cert(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
-  if (!cert) detail::throw_openssl("the first certificate in the PEM data is malformed");
-  return cert;
-}
-
 std::string octets(const ASN1_OCTET_STRING* value) {
   return std::string(reinterpret_cast<const char*>(ASN1_STRING_get0_data(value)),
                      static_cast<std::size_t>(ASN1_STRING_length(value)));
@@ -86,7 +74,7 @@ std::string ari_cert_id_from_parts(std::string_view aki_key_id_bytes, std::strin
 }
 
 std::string ari_cert_id(const std::string& certificate_pem) {
-  X509Ptr cert = first_certificate(certificate_pem);
+  X509Ptr cert = detail::first_certificate(certificate_pem);
   std::string serial = serial_content_octets(cert.get());
   std::string serial_hex = to_hex(serial);
   for (char& c : serial_hex) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));

@@ -14,18 +14,6 @@ namespace {
 constexpr std::string_view kBegin = "-----BEGIN CERTIFICATE-----";
 constexpr std::string_view kEnd = "-----END CERTIFICATE-----";
 
-X509Ptr first_certificate(std::string_view pem) {
-  auto blocks = split_pem_certificates(pem);
-  if (blocks.empty()) {
-    throw Error(ErrorKind::crypto, "no certificate found in the PEM data",
-                "expected a '-----BEGIN CERTIFICATE-----' block");
-  }
-  auto bio = detail::read_bio(blocks.front());
-  X509Ptr cert(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
-  if (!cert) detail::throw_openssl("the first certificate in the PEM data is malformed");
-  return cert;
-}
-
 std::string asn1_to_utf8(const ASN1_STRING* value) {
   unsigned char* raw = nullptr;
   int length = ASN1_STRING_to_UTF8(&raw, value);
@@ -135,7 +123,7 @@ std::vector<std::string> split_pem_certificates(std::string_view bundle) {
 }
 
 CertificateInfo parse_certificate(std::string_view pem) {
-  X509Ptr cert = first_certificate(pem);
+  X509Ptr cert = detail::first_certificate(pem);
   CertificateInfo info;
   info.subject_common_name = common_name(X509_get_subject_name(cert.get()));
   info.issuer_common_name = common_name(X509_get_issuer_name(cert.get()));
@@ -149,7 +137,7 @@ CertificateInfo parse_certificate(std::string_view pem) {
 }
 
 bool key_matches_certificate(const PrivateKey& key, std::string_view certificate_pem) {
-  X509Ptr cert = first_certificate(certificate_pem);
+  X509Ptr cert = detail::first_certificate(certificate_pem);
   EVP_PKEY* public_key = X509_get0_pubkey(cert.get());
   if (public_key == nullptr) detail::throw_openssl("cannot read the certificate's public key");
   // 1 equal, 0 different, negative for different key types: only 1 is a match.
@@ -158,4 +146,19 @@ bool key_matches_certificate(const PrivateKey& key, std::string_view certificate
   return match;
 }
 
+namespace detail {
+
+X509Ptr first_certificate(std::string_view pem) {
+  auto blocks = split_pem_certificates(pem);
+  if (blocks.empty()) {
+    throw Error(ErrorKind::crypto, "no certificate found in the PEM data",
+                "expected a '-----BEGIN CERTIFICATE-----' block");
+  }
+  auto bio = read_bio(blocks.front());
+  X509Ptr cert(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
+  if (!cert) throw_openssl("the first certificate in the PEM data is malformed");
+  return cert;
+}
+
+}  // namespace detail
 }  // namespace certcli::crypto

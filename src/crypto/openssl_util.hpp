@@ -46,6 +46,8 @@ std::string drain_openssl_errors();
 // A memory BIO that reads `bytes` without copying; `bytes` must outlive it.
 BioPtr read_bio(std::string_view bytes);
 BioPtr write_bio();
+// The first certificate of PEM text; Error{crypto} when there is none or it is malformed.
+X509Ptr first_certificate(std::string_view pem);
 // Everything written into a memory BIO.
 std::string bio_contents(BIO* bio);
 
