@@ -33,8 +33,7 @@ void global_init() {
   static std::once_flag once;
   std::call_once(once, [] {
     CURLcode rc = curl_global_init(CURL_GLOBAL_DEFAULT);
-    if (rc == CURLE_ABORTED_BY_CALLBACK) throw_if_stop_requested();
-  if (rc != CURLE_OK) {
+    if (rc != CURLE_OK) {
       throw Error(ErrorKind::internal, std::string("cannot initialise libcurl: ") + curl_easy_strerror(rc));
     }
   });
@@ -249,6 +248,9 @@ HttpResponse HttpClient::perform(const std::string& method, const std::string& u
     connection_count_ += new_connections;
   }
 
+  // Ctrl-C during a transfer: the progress callback aborted it, and that is an interruption,
+  // not a network failure (exit 130, the state kept for the next run).
+  if (rc == CURLE_ABORTED_BY_CALLBACK) throw_if_stop_requested();
   if (rc != CURLE_OK) {
     std::string message = method + " " + url + " failed: " + curl_easy_strerror(rc);
     std::string detail = impl_->error_buffer;
