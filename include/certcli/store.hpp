@@ -5,6 +5,7 @@
 #pragma once
 
 #include <certcli/clock.hpp>
+#include <certcli/files.hpp>
 
 #include <nlohmann/json.hpp>
 
@@ -18,13 +19,10 @@ namespace certcli::store {
 
 namespace fs = std::filesystem;
 
-// Writes `content` to `path` so that readers see the old file or the new one, never a mix:
-// a temp file in the same directory, fsync, rename, fsync of the directory.
-void write_file_atomic(const fs::path& path, std::string_view content, fs::perms mode);
-// Throws Error{state} naming the file when it cannot be read.
-std::string read_file(const fs::path& path);
-// Creates `dir` (and missing parents) with mode 0700; tightens an existing one.
-void ensure_private_directory(const fs::path& dir);
+// The file primitives (atomic writes, reads, private directories) live in certcli/files.hpp.
+using files::ensure_private_directory;
+using files::read_file;
+using files::write_file_atomic;
 
 enum class CertificateStatus { pending, issuing, ready, failed };
 enum class IssuePhase { none, starting, dns_check, ordering, validating, finalizing, completed };

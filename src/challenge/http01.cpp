@@ -1,8 +1,8 @@
 // http-01 solvers (RFC 8555 8.3): certcli's own listener, or files in a web server's webroot.
 #include <certcli/challenge.hpp>
 #include <certcli/error.hpp>
+#include <certcli/files.hpp>
 #include <certcli/net.hpp>
-#include <certcli/store.hpp>
 
 #include <fmt/format.h>
 
@@ -90,7 +90,7 @@ class HttpWebrootSolver final : public Solver {
       presented_.emplace(task.token, file);
     }
     try {
-      store::write_file_atomic(file, task.key_authorization, kWebrootFileMode);
+      files::write_file_atomic(file, task.key_authorization, kWebrootFileMode);
     } catch (const Error& e) {
       throw Error(ErrorKind::challenge, e.what(), "make the webroot writable by this user", dir.string());
     }

@@ -1,7 +1,7 @@
-// File-system primitives of the state directory. Every write is atomic and durable because a
+// Durable file primitives (certcli/files.hpp), used by the state directory, webroots and config.toml. Every write is atomic and durable because a
 // crash or Ctrl-C at any point must leave a state the next run can resume from.
 #include <certcli/error.hpp>
-#include <certcli/store.hpp>
+#include <certcli/files.hpp>
 
 #include <fmt/format.h>
 
@@ -11,7 +11,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-namespace certcli::store {
+#include <utility>
+
+namespace certcli::files {
 namespace {
 
 Error io_error(const std::string& what, const fs::path& path, int err) {
@@ -111,4 +113,4 @@ void ensure_private_directory(const fs::path& dir) {
   if (::stat(dir.c_str(), &st) == 0 && (st.st_mode & 077) != 0) ::chmod(dir.c_str(), 0700);
 }
 
-}  // namespace certcli::store
+}  // namespace certcli::files
