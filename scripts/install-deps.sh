@@ -20,6 +20,12 @@ PACKAGES=(
   libtomlplusplus-dev libfmt-dev libcli11-dev nlohmann-json3-dev
   # tests: unit framework, local ACME CA (pebble + pebble-challtestsrv), harness helpers
   catch2 pebble python3
+  # tests: authoritative DNS (dns-01): knotd/knotc, and kdig/knsupdate to query and update it
+  knot knot-dnsutils
+  # tests: recursive resolver (dns-01 CNAME delegation): Pebble's VA asks unbound, which follows
+  # a CNAME from one Knot zone into another as real CAs' resolvers do (Knot, authoritative only,
+  # does not); knot.sh runs its own instance, never the system service
+  unbound
 )
 
 check_only=0

@@ -14,7 +14,14 @@
 #   CERTCLI_TEST_HTTP_PORT   port Pebble's VA connects to for http-01; certcli's standalone
 #                            solver must listen on 127.0.0.1:$CERTCLI_TEST_HTTP_PORT
 #   CERTCLI_TEST_TLS_PORT    port Pebble's VA connects to for tls-alpn-01
-#   CERTCLI_TEST_DNS_SERVER  127.0.0.1:D — pebble-challtestsrv's mock DNS, used by Pebble's VA
+#   CERTCLI_TEST_DNS_SERVER  127.0.0.1:D — pebble-challtestsrv's mock DNS (Pebble's VA uses it
+#                            unless HARNESS_PEBBLE_DNS is set)
+#   CERTCLI_DNS_RESOLVER     $HARNESS_CERTCLI_DNS when set, else the DNS server Pebble's VA asks:
+#                            $HARNESS_PEBBLE_DNS when set, else $CERTCLI_TEST_DNS_SERVER. certcli
+#                            reads it as the resolver for its own lookups, so that it sees what the
+#                            CA sees
+#   CERTCLI_TEST_HTTP01_PORT = $CERTCLI_TEST_HTTP_PORT; certcli reads it as the port the CA
+#                            validates http-01 on
 #   PEBBLE_MANAGEMENT_URL    https://127.0.0.1:M (same CA bundle): /roots/0, /intermediates/0,
 #                            /cert-status-by-serial/<hex>, ...
 #   PEBBLE_ROOT_PEM          root that issued certificates chain to ($HARNESS_DIR/pebble-root.pem)
@@ -34,6 +41,12 @@
 #                              it exercises certcli's badNonce retry). Passed through even if
 #                              not exported. Other exported PEBBLE_* vars reach Pebble as-is.
 #   HARNESS_START_TIMEOUT=30   seconds to wait for the servers to come up
+#   HARNESS_PEBBLE_DNS=IP:PORT Pebble's VA resolves through this server instead of challtestsrv's
+#                              mock DNS (which still runs); knot_start (knot.sh) sets it to its
+#                              recursive resolver (unbound, which asks Knot)
+#   HARNESS_CERTCLI_DNS=IP:PORT certcli's resolver (CERTCLI_DNS_RESOLVER), when it must differ
+#                              from Pebble's; knot_start sets it to Knot itself, since certcli asks
+#                              the authoritative servers directly, at its resolver's port
 #   CERTCLI_TEST_ENV=FILE      reuse an already running harness: source FILE (an env.sh written
 #                              by a previous harness_start) instead of starting new servers;
 #                              harness_stop then leaves those servers alone.
@@ -365,7 +378,7 @@ EOF
   fi
   # Run from HARNESS_DIR: Pebble resolves nothing relative, but keeps stray files out of cwd.
   (cd "$HARNESS_DIR" && exec env "${penv[@]}" pebble \
-    -config "$HARNESS_DIR/pebble-config.json" -dnsserver "127.0.0.1:$dns_port" \
+    -config "$HARNESS_DIR/pebble-config.json" -dnsserver "${HARNESS_PEBBLE_DNS:-127.0.0.1:$dns_port}" \
     </dev/null >"$HARNESS_DIR/pebble.log" 2>&1) &
   HARNESS_PEBBLE_PID=$!
 
@@ -387,6 +400,8 @@ EOF
   export CERTCLI_TEST_HTTP_PORT="$http_port"
   export CERTCLI_TEST_TLS_PORT="$tls_port"
   export CERTCLI_TEST_DNS_SERVER="127.0.0.1:$dns_port"
+  export CERTCLI_DNS_RESOLVER="${HARNESS_CERTCLI_DNS:-${HARNESS_PEBBLE_DNS:-$CERTCLI_TEST_DNS_SERVER}}"
+  export CERTCLI_TEST_HTTP01_PORT="$CERTCLI_TEST_HTTP_PORT"
   export PEBBLE_MANAGEMENT_URL="https://127.0.0.1:$mgmt_port"
   export PEBBLE_CHALLTESTSRV_URL="http://127.0.0.1:$ctl_port"
   export PEBBLE_ROOT_PEM="$HARNESS_DIR/pebble-root.pem"
@@ -442,7 +457,8 @@ _harness_write_env() {
   {
     echo "# certcli test harness environment; source it or pass it as CERTCLI_TEST_ENV"
     for v in CERTCLI_TEST_DIRECTORY CERTCLI_TEST_CA_BUNDLE CERTCLI_TEST_HTTP_PORT \
-             CERTCLI_TEST_TLS_PORT CERTCLI_TEST_DNS_SERVER PEBBLE_MANAGEMENT_URL \
+             CERTCLI_TEST_TLS_PORT CERTCLI_TEST_DNS_SERVER CERTCLI_DNS_RESOLVER \
+             CERTCLI_TEST_HTTP01_PORT PEBBLE_MANAGEMENT_URL \
              PEBBLE_CHALLTESTSRV_URL PEBBLE_ROOT_PEM PEBBLE_INTERMEDIATE_PEM HARNESS_DIR \
              HARNESS_PEBBLE_PID HARNESS_CHALLTESTSRV_PID; do
       printf 'export %s=%q\n' "$v" "${!v}"
