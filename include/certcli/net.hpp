@@ -1,10 +1,12 @@
 // certcli/net.hpp — the only module that opens sockets.
 // Owns: an HTTP(S) client over libcurl (one keep-alive connection reused per client, timeouts,
-// a private CA bundle, proxies from the environment as curl reads them) and a small HTTP/1.1
-// server for http-01 answers. Knows nothing of ACME.
+// a private CA bundle, proxies from the environment as curl reads them), a small HTTP/1.1
+// server for http-01 answers, and a one-shot probe that fetches a URL the way a CA's validation
+// server does (for the http-01 preflight). Knows nothing of ACME.
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <functional>
 #include <map>
 #include <memory>
@@ -106,5 +108,47 @@ class HttpServer {
   std::map<std::string, std::string> responses_;
   std::thread thread_;
 };
+
+// ---------------------------------------------------------------------------------------------
+// One fetch as a CA's validation server makes it, for the http-01 preflight.
+// ---------------------------------------------------------------------------------------------
+
+enum class ProbeOutcome {
+  answered,        // an HTTP response arrived (any status)
+  refused,         // the address refused the connection
+  timed_out,       // no connection, or no complete answer, within the timeout
+  connect_failed,  // no route, network unreachable, ...
+  tls_failed,      // https: the TLS handshake failed
+  no_answer,       // connected, but the peer closed or sent something that is not HTTP
+};
+
+// A 3xx Location resolved against the URL fetched, split as a CA checks it.
+struct ProbeRedirect {
+  std::string url;
+  std::string scheme;  // "http", "https", or whatever the server wrote
+  std::string host;    // without IPv6 brackets
+  int port = 0;        // the explicit port, else the scheme's default
+};
+
+struct ProbeResponse {
+  ProbeOutcome outcome = ProbeOutcome::no_answer;
+  long status = 0;
+  std::string location;                  // the Location header as sent, "" when none
+  std::optional<ProbeRedirect> redirect;  // set for a Location that parses as a URL
+  std::string body;                      // at most kProbeBodyLimit bytes
+  bool body_truncated = false;
+  std::string error;  // curl's reason when nothing was answered
+};
+
+// A CA reads only the first bytes of an http-01 answer; a key authorization is under 100.
+constexpr std::size_t kProbeBodyLimit = 4096;
+
+// GETs `url` once, connecting to `connect_address` (an IP literal) instead of resolving the
+// URL's host, which is still sent as Host and TLS SNI. Follows no redirect, uses no proxy (the
+// CA does not go through ours), and does not verify an https peer (CAs accept any certificate
+// after an http-01 redirect). `timeout` bounds the connection and the whole transfer. Reports
+// what happened instead of throwing; throws Error{interrupted} on Ctrl-C.
+ProbeResponse probe_http(const std::string& url, const std::string& connect_address,
+                         std::chrono::milliseconds timeout);
 
 }  // namespace certcli::net

@@ -38,16 +38,17 @@ class HttpStandaloneSolver final : public Solver {
     presented_.emplace(task.token, path);
     server_->set_response(path, task.key_authorization);
   }
-  void cleanup(const ChallengeTask& task) noexcept override {
+  std::string cleanup(const ChallengeTask& task) noexcept override {
     try {
       std::lock_guard guard(mutex_);
       auto it = presented_.find(task.token);
-      if (it == presented_.end()) return;
+      if (it == presented_.end()) return {};
       server_->remove_response(it->second);
       presented_.erase(it);
     } catch (...) {
       // Only a failing mutex could get here; the listener goes away with the solver anyway.
     }
+    return {};
   }
   std::string describe() const override {
     bool v6 = address_.find(':') != std::string::npos;
@@ -96,16 +97,19 @@ class HttpWebrootSolver final : public Solver {
     }
   }
 
-  void cleanup(const ChallengeTask& task) noexcept override {
+  std::string cleanup(const ChallengeTask& task) noexcept override {
     try {
       std::lock_guard guard(mutex_);
       auto it = presented_.find(task.token);
-      if (it == presented_.end()) return;
+      if (it == presented_.end()) return {};
       std::error_code ec;
       fs::remove(it->second, ec);
+      std::string warning = ec ? "cannot remove " + it->second.string() + ": " + ec.message() : std::string();
       presented_.erase(it);
+      return warning;
     } catch (...) {
-      // Only a failing mutex could get here; a leftover file names a token that is spent.
+      // A failing mutex or allocation; a leftover file names a token that is spent.
+      return "cannot remove a challenge file from the webroot";
     }
   }
 
@@ -160,6 +164,12 @@ std::unique_ptr<Solver> make_http_standalone_solver(const std::string& address, 
 
 std::unique_ptr<Solver> make_http_webroot_solver(const fs::path& webroot) {
   return std::make_unique<HttpWebrootSolver>(webroot);
+}
+
+std::unique_ptr<Solver> make_http_solver(const HttpSettings& settings) {
+  if (!settings.webroot.empty()) return make_http_webroot_solver(settings.webroot);
+  auto [address, port] = parse_listen_address(settings.listen.empty() ? ":80" : settings.listen);
+  return make_http_standalone_solver(address, port);
 }
 
 void check_http01_settings(const fs::path& webroot, const std::string& http_listen, bool try_listening) {
