@@ -31,6 +31,8 @@ struct Directory {
   std::string renewal_info;  // RFC 9773, empty when the CA lacks it
   std::string terms_of_service;
   bool external_account_required = false;
+  // RFC 8555 7.1.1 meta.caaIdentities: the issuer domains CAA records name to allow this CA.
+  std::vector<std::string> caa_identities;
 };
 
 // RFC 8555 6.7 / RFC 7807 problem document.
@@ -270,6 +272,9 @@ bool problem_rejects_replaces(const Problem& problem);
 // A URL a CA sent (a Location header, a link in an object): absolute, of the sender's scheme,
 // printable ASCII without spaces, at most 2048 characters. Throws CaMisbehaved.
 std::string check_ca_url(const std::string& url, const std::string& what, const Sender& sender);
+// meta.caaIdentities of a directory: each a DNS name, lowercased; anything else is skipped
+// (a CA's typo must not fail the run: the identities only explain a CAA refusal).
+std::vector<std::string> parse_caa_identities(const nlohmann::json& meta);
 // A challenge token (RFC 8555 8.1): base64url without padding, 22 (128 bits) to 256 characters.
 // Throws CaMisbehaved.
 void check_token(const std::string& token, const std::string& what, const Sender& sender);

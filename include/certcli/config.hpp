@@ -41,11 +41,20 @@ struct Config {
   // [ca] — at most one of the two
   std::optional<std::string> ca_name;       // a preset of lifecycle::ca_presets()
   std::optional<std::string> ca_directory;  // an http or https ACME directory URL
+  std::optional<std::string> caa_identity;  // the CA's CAA issuer domain, when its directory names none
   // [certificate]
   std::optional<crypto::KeyType> certificate_key_type;
   // [challenge] — at most one of the two
   std::optional<std::string> webroot;      // an absolute path
   std::optional<std::string> http_listen;  // "ADDR:PORT", "[v6]:PORT" or ":PORT"
+  // dns-01 defaults — at most one of dns_rfc2136 and dns_hook
+  std::optional<std::string> dns_rfc2136;     // SERVER[:PORT] for RFC 2136 updates
+  std::optional<std::string> dns_hook;        // absolute path of a lego-style exec hook
+  std::optional<std::string> tsig_key;        // the key's name
+  std::optional<std::string> tsig_secret;     // the reference as written ($ENV:/$FILE:), never resolved here
+  std::optional<std::string> tsig_algorithm;  // hmac-sha256 (default), hmac-sha384, hmac-sha512
+  // [dns]
+  std::optional<std::string> dns_resolver;  // ADDR[:PORT] for every lookup of certcli's own
   // [renewal]
   std::optional<int> renewal_buffer_days;         // 1..365: renew when fewer days are left
   std::optional<std::string> deploy_hook;         // for /bin/sh -c, after a certificate changes
@@ -60,7 +69,9 @@ struct Config {
 };
 
 // Every key config.toml knows, in the file's order: "account.email", "account.key_type",
-// "ca.name", "ca.directory", "certificate.key_type", "challenge.webroot", "challenge.http_listen",
+// "ca.name", "ca.directory", "ca.caa_identity", "certificate.key_type", "challenge.webroot",
+// "challenge.http_listen", "challenge.dns_rfc2136", "challenge.dns_hook", "challenge.tsig_key",
+// "challenge.tsig_secret", "challenge.tsig_algorithm", "dns.resolver",
 // "renewal.buffer_days", "renewal.deploy_hook", "renewal.deploy_hook_timeout", "alerts.webhook",
 // "alerts.days".
 const std::vector<std::string>& known_keys();

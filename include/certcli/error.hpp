@@ -22,6 +22,7 @@ enum class ErrorKind {
   retry_later,  // the CA asked certcli to wait past this run's budget; run again after that time
   renewal_failed,  // `renew`: one or more renewals failed (each is recorded with its next attempt)
   hook_failed,  // a deploy hook failed; the new certificate is in place
+  preflight,    // a check before ordering failed (DNS, HTTP reachability, CAA, ownership); the CA was not asked
   interrupted,  // SIGINT or SIGTERM asked certcli to stop
 };
 

@@ -4,7 +4,9 @@
 #pragma once
 
 #include <certcli/clock.hpp>
+#include <certcli/challenge.hpp>
 #include <certcli/crypto.hpp>
+#include <certcli/dns.hpp>
 #include <certcli/error.hpp>
 #include <certcli/net.hpp>
 #include <certcli/store.hpp>
@@ -35,10 +37,26 @@ CaSelection select_ca(const std::string& ca_name, const std::string& directory_u
 // A stable, path-safe id for a directory URL ("127.0.0.1_14000-1a2b3c4d").
 std::string ca_id_for_url(const std::string& directory_url);
 
+// What challenge solvers and the checks before ordering need from the caller, besides the
+// settings: the world outside the state directory.
+struct ChallengeEnvironment {
+  // Every lookup of certcli's own (propagation, preflight, CAA); --dns-resolver or the system's.
+  const dns::Resolver* resolver = nullptr;
+  int http01_port = 80;  // where the CA fetches http-01 (another port only for test CAs)
+  std::function<const char*(const char*)> getenv;  // resolves TSIG secret references
+  bool interactive = false;                        // stdin is a terminal (manual dns-01: Enter)
+  std::vector<std::string> caa_identities;         // config.toml's; the CA's directory adds its own
+  bool require_ownership = false;                  // config.toml asks every domain for the TXT token
+  bool skip_preflight = false;                     // --skip-preflight
+};
+
 struct AddDomainRequest {
   std::string name;
   std::vector<std::string> extra_names;
-  store::ChallengeConfig challenge;
+  bool wildcard = false;           // --wildcard: add "*.NAME" too (dns-01 validates it)
+  bool require_ownership = false;  // make an ownership token; verify and issue check its TXT record
+  challenge::Settings challenge;
+  challenge::Settings default_challenge;  // config.toml's, to tell whether dns-01 is available
   std::string key_type = "ec256";
   std::optional<int> buffer_days;  // renew when fewer days are left (else config.toml, else a third)
   std::string deploy_hook;         // run through /bin/sh -c after this domain's certificate changes
@@ -62,12 +80,13 @@ struct IssueRequest {
   std::vector<std::string> contacts;  // e-mail addresses for a new account
   bool agree_to_terms = false;
   crypto::KeyType account_key_type = crypto::KeyType::ec256;  // for a new account only
-  // From --http-listen / --webroot; replaces the stored challenge settings for this run and
-  // is saved with the domain, so that renewals use the same.
-  std::optional<store::ChallengeConfig> challenge;
+  // From the challenge options; replaces the stored challenge settings for this run and is
+  // saved with the domain, so that renewals use the same.
+  std::optional<challenge::Settings> challenge;
   // config.toml's defaults, used where neither the command line nor the domain says:
   std::optional<CaSelection> default_ca;
-  store::ChallengeConfig default_challenge;
+  challenge::Settings default_challenge;
+  ChallengeEnvironment environment;
   // How long this run may wait on the CA in all (polls, Retry-After). A CA that asks for a
   // longer wait gets RetryLater: the order is kept for the next run.
   std::chrono::seconds time_budget{180};
@@ -114,7 +133,8 @@ struct AlertSettings {
 };
 
 struct RenewSettings {  // config.toml's renewal and alert settings, resolved by the caller
-  store::ChallengeConfig default_challenge;
+  challenge::Settings default_challenge;
+  ChallengeEnvironment environment;
   std::optional<int> buffer_days;
   std::string deploy_hook;
   std::chrono::seconds deploy_hook_timeout{300};
@@ -159,8 +179,8 @@ struct RenewReport {
 };
 
 // The challenge settings a run uses: the domain's own, else the default (config.toml), else
-// certcli's listener on :80.
-store::ChallengeConfig effective_challenge(const store::DomainRecord& record, const store::ChallengeConfig& fallback);
+// certcli's listener on :80 (challenge::merge_settings).
+challenge::Settings effective_challenge(const store::DomainRecord& record, const challenge::Settings& fallback);
 
 // Renews every managed domain (or those named) that is due, after renewal::renewal_due, skips
 // those backing off, and then posts the expiry alerts owed. A domain neither due nor backing

@@ -4,6 +4,7 @@
 // The Store interface lets a shared store (a fleet) replace the file system later.
 #pragma once
 
+#include <certcli/challenge.hpp>
 #include <certcli/clock.hpp>
 #include <certcli/files.hpp>
 
@@ -29,10 +30,26 @@ enum class IssuePhase { none, starting, dns_check, ordering, validating, finaliz
 std::string to_string(CertificateStatus status);
 std::string to_string(IssuePhase phase);
 
-struct ChallengeConfig {
-  std::string type = "http-01";
-  std::string http_listen;  // "ADDR:PORT" for the standalone solver (default 0.0.0.0... see cli)
-  std::string webroot;      // when set, http-01 files are written here instead
+// verify's finding for one name (domain.toml [[verification.names]]).
+struct NameCheck {
+  std::string name;
+  std::string challenge_type;  // "http-01" or "dns-01"
+  // dns-01: "valid", "missing", "wrong" or "duplicate" (RFC-free words the status table shows);
+  // http-01: "valid" or the preflight cause ("not-found", "refused", ...).
+  std::string dns_status;
+  bool ok = false;
+  std::string detail;  // what was found and, when not ok, the fix
+};
+
+// What `verify` found last, and the ownership token (domain.toml [verification]).
+struct VerificationState {
+  bool verified = false;  // every check held at the last verify
+  std::optional<TimePoint> checked_at;
+  std::vector<NameCheck> names;
+  bool require_ownership = false;  // this domain asks for the _certcli-verify TXT record
+  std::string ownership_token;
+  std::optional<TimePoint> ownership_token_expires_at;
+  std::optional<TimePoint> ownership_verified_at;
 };
 
 struct RecordedError {
@@ -62,7 +79,7 @@ struct DomainRecord {
   std::vector<std::string> names;  // every SAN, primary first
   std::string management = "managed";
   std::string key_type = "ec256";
-  ChallengeConfig challenge;
+  challenge::Settings challenge;
 
   CertificateStatus status = CertificateStatus::pending;
   IssuePhase phase = IssuePhase::none;
@@ -81,6 +98,7 @@ struct DomainRecord {
   std::optional<TimePoint> last_updated_at;
 
   RenewalState renewal;
+  VerificationState verification;
 };
 
 struct AccountRecord {

@@ -102,6 +102,7 @@ const Directory& Client::directory() {
     if (meta.contains("termsOfService") && meta["termsOfService"].is_string()) dir.terms_of_service = meta["termsOfService"];
     if (meta.contains("externalAccountRequired") && meta["externalAccountRequired"].is_boolean())
       dir.external_account_required = meta["externalAccountRequired"];
+    dir.caa_identities = parse_caa_identities(meta);
   }
   directory_ = std::move(dir);
   return *directory_;

@@ -109,6 +109,22 @@ std::string quote_ca_text(std::string_view text) {
   return out;
 }
 
+std::vector<std::string> parse_caa_identities(const nlohmann::json& meta) {
+  std::vector<std::string> identities;
+  if (!meta.is_object() || !meta.contains("caaIdentities") || !meta["caaIdentities"].is_array()) return identities;
+  for (const auto& entry : meta["caaIdentities"]) {
+    if (!entry.is_string() || identities.size() >= 16) continue;
+    try {
+      std::string name = normalize_domain_name(entry.get<std::string>());
+      if (!is_wildcard(name) && std::find(identities.begin(), identities.end(), name) == identities.end())
+        identities.push_back(std::move(name));
+    } catch (const Error&) {
+      // Not a DNS name: skipped (see acme.hpp).
+    }
+  }
+  return identities;
+}
+
 std::string check_ca_url(const std::string& url, const std::string& what, const Sender& sender) {
   const std::string prefix = sender.url_scheme + "://";
   bool printable_ascii = std::all_of(url.begin(), url.end(), [](unsigned char c) { return c > 0x20 && c < 0x7f; });

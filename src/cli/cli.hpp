@@ -3,7 +3,9 @@
 #pragma once
 
 #include <certcli/clock.hpp>
+#include <certcli/challenge.hpp>
 #include <certcli/config.hpp>
+#include <certcli/dns.hpp>
 #include <certcli/error.hpp>
 #include <certcli/lifecycle.hpp>
 #include <certcli/net.hpp>
@@ -25,6 +27,7 @@ struct GlobalOptions {
   bool staging = false;
   std::string ca_bundle;
   bool verbose = false;
+  std::string dns_resolver;  // --dns-resolver / $CERTCLI_DNS_RESOLVER
   // Set by a subcommand's --json: results and errors go to stdout as JSON.
   bool json = false;
 };
@@ -43,6 +46,13 @@ class Context {
   const config::Config& config();
   // The real clock; CERTCLI_TEST_NOW (tests only, README "Testing") shifts it.
   Clock& clock();
+  // The resolver for every DNS lookup of certcli's own: --dns-resolver, else config.toml's
+  // dns.resolver, else /etc/resolv.conf's servers.
+  const dns::Resolver& resolver();
+  // The challenge defaults of config.toml.
+  challenge::Settings default_challenge();
+  // What solvers and the checks before ordering need: resolver, environment, terminal, config.
+  lifecycle::ChallengeEnvironment challenge_environment();
   // The CA the command line names, if it names one (--ca, --directory or --staging).
   std::optional<lifecycle::CaSelection> ca() const;
   GlobalOptions& options() { return options_; }
@@ -59,17 +69,41 @@ class Context {
   std::unique_ptr<net::HttpClient> http_;
   std::unique_ptr<net::HttpClient> webhook_http_;
   std::optional<config::Config> config_;
+  std::unique_ptr<dns::Resolver> resolver_;
   int exit_status_ = 0;
 };
 
 // Parses the command line into `options` and runs the chosen subcommand; throws Error.
 int run(int argc, char** argv, GlobalOptions& options);
 
+// The challenge options `domain add` and `issue` share, defined once.
+struct ChallengeArgs {
+  std::string http_listen;
+  std::string webroot;
+  std::string dns_rfc2136;
+  std::string tsig_key;
+  std::string tsig_secret;
+  std::string tsig_algorithm;
+  std::string dns_zone;
+  std::string dns_hook;
+  bool dns_manual = false;
+  std::string dns_alias;
+  std::string dns_propagation;
+  int dns_propagation_timeout = 0;
+  int dns_propagation_interval = 0;
+  int dns_ttl = 0;
+  int dns_hook_timeout = 0;
+  // The settings the options give, or nothing when no challenge option was given.
+  std::optional<challenge::Settings> settings() const;
+};
+void add_challenge_options(CLI::App* command, ChallengeArgs& args);
+
 void register_domain_commands(CLI::App& app, Context& context);
 void register_issue_command(CLI::App& app, Context& context);
 void register_status_command(CLI::App& app, Context& context);
 void register_renew_commands(CLI::App& app, Context& context);
 void register_config_command(CLI::App& app, Context& context);
+void register_verify_command(CLI::App& app, Context& context);
 
 int exit_code_for(ErrorKind kind);
 // The short name of a kind in JSON error output ("not_found").

@@ -13,8 +13,9 @@ void register_domain_commands(CLI::App& app, Context& context) {
     std::string name;
     std::vector<std::string> sans;
     std::string key_type = "ec256";
-    std::string http_listen;
-    std::string webroot;
+    bool wildcard = false;
+    bool require_ownership = false;
+    ChallengeArgs challenge;
     int buffer_days = 0;
     std::string deploy_hook;
   };
@@ -23,8 +24,10 @@ void register_domain_commands(CLI::App& app, Context& context) {
   add->add_option("name", args->name, "Primary name, e.g. example.com")->required();
   add->add_option("--san", args->sans, "Another name the certificate must cover (repeatable)");
   add->add_option("--key-type", args->key_type, "Certificate key: ec256 (default), ec384, rsa2048, rsa3072, rsa4096");
-  auto* listen = add->add_option("--http-listen", args->http_listen, "http-01 standalone listener ADDR:PORT (default :80)");
-  add->add_option("--webroot", args->webroot, "Answer http-01 through this document root instead")->excludes(listen);
+  add->add_flag("--wildcard", args->wildcard, "Add *.NAME too (validated by dns-01)");
+  add->add_flag("--require-ownership", args->require_ownership,
+                "Require the TXT record _certcli-verify.NAME with a token of certcli's (shown by verify) before issuing");
+  add_challenge_options(add, args->challenge);
   add->add_option("--buffer-days", args->buffer_days, "Renew when fewer days than this are left (1-365)");
   add->add_option("--deploy-hook", args->deploy_hook,
                   "Shell command run after this domain's certificate changes (CERTCLI_* variables set)");
@@ -36,8 +39,10 @@ void register_domain_commands(CLI::App& app, Context& context) {
     // Precedence: the command line, else config.toml's certificate.key_type, else ec256.
     if (add->count("--key-type") == 0 && context.config().certificate_key_type)
       request.key_type = crypto::key_type_name(*context.config().certificate_key_type);
-    request.challenge.http_listen = args->http_listen;
-    request.challenge.webroot = args->webroot;
+    request.wildcard = args->wildcard;
+    request.require_ownership = args->require_ownership;
+    request.challenge = args->challenge.settings().value_or(challenge::Settings{});
+    request.default_challenge = context.default_challenge();
     if (args->buffer_days != 0) request.buffer_days = args->buffer_days;
     request.deploy_hook = args->deploy_hook;
     auto result = lifecycle::add_domain(context.store(), context.clock(), request);

@@ -12,8 +12,8 @@ void register_issue_command(CLI::App& app, Context& context) {
     std::vector<std::string> emails;
     bool agree_tos = false;
     std::string account_key_type = "ec256";
-    std::string http_listen;
-    std::string webroot;
+    ChallengeArgs challenge;
+    bool skip_preflight = false;
     int timeout_seconds = 180;
     std::string deploy_hook;
   };
@@ -24,10 +24,10 @@ void register_issue_command(CLI::App& app, Context& context) {
   issue->add_flag("--agree-tos", args->agree_tos, "Agree to the CA's terms of service when an account is created");
   issue->add_option("--account-key-type", args->account_key_type,
                     "Key for a new account: ec256 (ES256, default), ec384 (ES384), rsa2048/3072/4096 (RS256)");
-  auto* listen = issue->add_option("--http-listen", args->http_listen,
-                                   "Answer http-01 with certcli's own listener on ADDR:PORT (default :80); saved for later runs");
-  issue->add_option("--webroot", args->webroot, "Answer http-01 by writing files under this document root; saved for later runs")
-      ->excludes(listen);
+  add_challenge_options(issue, args->challenge);
+  issue->add_flag("--skip-preflight", args->skip_preflight,
+                  "Do not check DNS, HTTP reachability, CAA and ownership before ordering (for a setup where "
+                  "certcli cannot see what the CA sees)");
   issue->add_option("--timeout", args->timeout_seconds, "Seconds this run may wait on the CA in all (validation, issuance, Retry-After)")
       ->check(CLI::Range(1, 3600))
       ->capture_default_str();
@@ -43,8 +43,9 @@ void register_issue_command(CLI::App& app, Context& context) {
     request.contacts = args->emails.empty() ? config.account_emails : args->emails;
     if (config.ca_name) request.default_ca = lifecycle::select_ca(*config.ca_name, "", false);
     if (config.ca_directory) request.default_ca = lifecycle::select_ca("", *config.ca_directory, false);
-    if (config.webroot) request.default_challenge.webroot = *config.webroot;
-    if (config.http_listen) request.default_challenge.http_listen = *config.http_listen;
+    request.default_challenge = context.default_challenge();
+    request.environment = context.challenge_environment();
+    request.environment.skip_preflight = args->skip_preflight;
     if (!args->deploy_hook.empty()) request.deploy_hook = args->deploy_hook;
     request.default_deploy_hook = config.deploy_hook.value_or("");
     request.deploy_hook_timeout = config.deploy_hook_timeout;
@@ -57,12 +58,7 @@ void register_issue_command(CLI::App& app, Context& context) {
     if (config.account_key_type && issue_command->count("--account-key-type") == 0)
       request.account_key_type = *config.account_key_type;
     request.time_budget = std::chrono::seconds{args->timeout_seconds};
-    if (!args->http_listen.empty() || !args->webroot.empty()) {
-      store::ChallengeConfig challenge;
-      challenge.http_listen = args->http_listen;
-      challenge.webroot = args->webroot;
-      request.challenge = challenge;
-    }
+    request.challenge = args->challenge.settings();
     auto progress = [](const std::string& line) { fmt::print(stderr, "certcli: {}\n", line); };
     auto result = lifecycle::issue_certificate(context.store(), context.clock(), context.http(), request, progress);
 

@@ -22,10 +22,15 @@ std::chrono::seconds parse_duration(const std::string& text, const char* option)
   return std::chrono::seconds{value * factor};
 }
 
-lifecycle::RenewSettings settings_from(const config::Config& config) {
+// `with_challenges`: renew needs the solvers' settings and environment; check does not (and so
+// reads no resolver configuration).
+lifecycle::RenewSettings settings_from(Context& context, bool with_challenges) {
+  const config::Config& config = context.config();
   lifecycle::RenewSettings settings;
-  if (config.webroot) settings.default_challenge.webroot = *config.webroot;
-  if (config.http_listen) settings.default_challenge.http_listen = *config.http_listen;
+  if (with_challenges) {
+    settings.default_challenge = context.default_challenge();
+    settings.environment = context.challenge_environment();
+  }
   settings.buffer_days = config.renewal_buffer_days;
   settings.deploy_hook = config.deploy_hook.value_or("");
   settings.deploy_hook_timeout = config.deploy_hook_timeout;
@@ -113,7 +118,7 @@ void register_renew_commands(CLI::App& app, Context& context) {
     request.time_budget = std::chrono::seconds{args->timeout_seconds};
     request.random_delay = parse_duration(args->random_delay, "--random-delay");
     request.parallel = args->parallel;
-    request.settings = settings_from(context.config());
+    request.settings = settings_from(context, /*with_challenges=*/true);
     const bool quiet = args->quiet || context.options().json;
     auto progress = [quiet](const std::string& line) {
       if (!quiet) fmt::print(stderr, "certcli: {}\n", line);
@@ -165,7 +170,7 @@ void register_renew_commands(CLI::App& app, Context& context) {
   check->add_flag("--json", context.options().json, "Print one object per domain");
   check->callback([&context] {
     auto reports = lifecycle::check_expiry(context.store(), context.clock(), context.webhook_http(),
-                                           settings_from(context.config()).alerts);
+                                           settings_from(context, /*with_challenges=*/false).alerts);
     std::vector<std::string> problems;
     if (context.options().json) {
       nlohmann::json out = nlohmann::json::array();

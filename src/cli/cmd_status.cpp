@@ -1,11 +1,32 @@
 // certcli status [NAME] [--json]
 #include "cli/cli.hpp"
 
+#include <fmt/chrono.h>
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 namespace certcli::cli {
 namespace {
+
+// What the last `certcli verify` found; null when it never ran.
+nlohmann::json verification_json(const store::VerificationState& v) {
+  if (!v.checked_at) return nullptr;
+  nlohmann::json names = nlohmann::json::array();
+  for (const auto& n : v.names)
+    names.push_back({{"name", n.name},
+                     {"challenge_type", n.challenge_type},
+                     {"dns_status", n.dns_status.empty() ? nlohmann::json() : nlohmann::json(n.dns_status)},
+                     {"ok", n.ok},
+                     {"detail", n.detail}});
+  return {{"verified", v.verified}, {"checked_at", format_rfc3339(*v.checked_at)}, {"names", names}};
+}
+
+// "yes (2026-11-28 10:00 UTC)", "no (...)", "never checked ...".
+std::string describe_verification(const store::DomainRecord& r) {
+  const auto& v = r.verification;
+  if (!v.checked_at) return fmt::format("never checked (`certcli verify {}` checks DNS, HTTP and CAA)", r.name);
+  return fmt::format("{} ({:%Y-%m-%d %H:%M} UTC)", v.verified ? "yes" : "no", *v.checked_at);
+}
 
 nlohmann::json to_json(const lifecycle::DomainStatus& status, TimePoint now) {
   const auto& r = status.record;
@@ -14,7 +35,8 @@ nlohmann::json to_json(const lifecycle::DomainStatus& status, TimePoint now) {
                         {"management", r.management},
                         {"status", store::to_string(r.status)},
                         {"phase", r.phase == store::IssuePhase::none ? nlohmann::json() : nlohmann::json(store::to_string(r.phase))},
-                        {"challenge", r.challenge.type},
+                        {"challenge", r.challenge.type_for(r.name)},
+                        {"solver", challenge::describe(r.challenge)},
                         {"ca", r.directory_url.empty() ? nlohmann::json() : nlohmann::json(r.directory_url)},
                         {"key_type", r.key_type}};
   auto put_time = [&](const char* key, const std::optional<TimePoint>& t) {
@@ -27,6 +49,7 @@ nlohmann::json to_json(const lifecycle::DomainStatus& status, TimePoint now) {
                          : nlohmann::json();
   out["order_url"] = r.order_url.empty() ? nlohmann::json() : nlohmann::json(r.order_url);
   out["interrupted"] = status.interrupted;
+  out["verification"] = verification_json(r.verification);
   if (status.live) {
     out["certificate"] = {{"serial", status.live->serial_hex},
                           {"names", status.live->sans},
@@ -56,10 +79,11 @@ void print_detail(const lifecycle::DomainStatus& status, TimePoint now) {
   if (r.status != store::CertificateStatus::ready && status.live && now < status.live->not_after)
     fmt::print("  serving:  the installed certificate is still valid until {}\n", format_rfc3339(status.live->not_after));
   fmt::print("  names:    {}\n", fmt::join(r.names, ", "));
-  fmt::print("  solver:   {}{}\n", r.challenge.type,
-             !r.challenge.webroot.empty()       ? " via webroot " + r.challenge.webroot
-             : !r.challenge.http_listen.empty() ? " on " + r.challenge.http_listen
-                                                : "");
+  fmt::print("  verified: {}\n", describe_verification(r));
+  for (const auto& n : r.verification.names)
+    if (!n.dns_status.empty())
+      fmt::print("            {} ({}): {}{}\n", n.name, n.challenge_type, n.dns_status, n.ok ? "" : " — " + n.detail);
+  fmt::print("  solver:   {}\n", challenge::describe(r.challenge));
   if (!r.directory_url.empty()) fmt::print("  ca:       {}\n", r.directory_url);
   if (r.error) {
     fmt::print("  error:    {}\n", r.error->detail);

@@ -27,6 +27,8 @@ constexpr Row kTable[] = {
     {ErrorKind::renewal_failed, 11, "renewal_failed",
      "renew: one or more renewals failed; each is retried after its backoff (see certcli status)"},
     {ErrorKind::hook_failed, 12, "hook_failed", "a deploy hook failed; the new certificate is installed"},
+    {ErrorKind::preflight, 13, "preflight",
+     "a check before ordering failed (DNS, HTTP reachability, CAA, ownership); fix what it names (see certcli verify)"},
     // 128 + SIGINT, as shells report a command stopped by Ctrl-C.
     {ErrorKind::interrupted, 130, "interrupted", "interrupted by SIGINT or SIGTERM; run it again to resume"},
 };

@@ -14,6 +14,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <optional>
+#include <unistd.h>
 #include <vector>
 
 namespace certcli::cli {
@@ -69,6 +70,45 @@ Clock& Context::clock() {
       clock_ = std::make_unique<SystemClock>();
   }
   return *clock_;
+}
+
+const dns::Resolver& Context::resolver() {
+  if (!resolver_) {
+    std::optional<dns::ServerAddress> server;
+    if (!options_.dns_resolver.empty())
+      server = dns::parse_server_address(options_.dns_resolver, "--dns-resolver");
+    else if (config().dns_resolver)
+      server = dns::parse_server_address(*config().dns_resolver, "dns.resolver");
+    resolver_ = std::make_unique<dns::Resolver>(server);
+  }
+  return *resolver_;
+}
+
+challenge::Settings Context::default_challenge() {
+  const config::Config& c = config();
+  challenge::Settings settings;
+  settings.http.webroot = c.webroot.value_or("");
+  settings.http.listen = c.http_listen.value_or("");
+  settings.dns.rfc2136_server = c.dns_rfc2136.value_or("");
+  settings.dns.hook = c.dns_hook.value_or("");
+  if (!settings.dns.rfc2136_server.empty()) {
+    settings.dns.tsig_key = c.tsig_key.value_or("");
+    settings.dns.tsig_secret = c.tsig_secret.value_or("");
+    settings.dns.tsig_algorithm = c.tsig_algorithm.value_or("");
+  }
+  return settings;
+}
+
+lifecycle::ChallengeEnvironment Context::challenge_environment() {
+  lifecycle::ChallengeEnvironment environment;
+  environment.resolver = &resolver();
+  // Test-only, like CERTCLI_TEST_NOW: a test CA (Pebble) fetches http-01 from another port than
+  // 80, and the preflight must knock where the CA will.
+  if (const char* port = std::getenv("CERTCLI_TEST_HTTP01_PORT"); port && *port) environment.http01_port = std::atoi(port);
+  environment.getenv = [](const char* name) -> const char* { return std::getenv(name); };
+  environment.interactive = ::isatty(STDIN_FILENO) == 1;
+  if (config().caa_identity) environment.caa_identities.push_back(*config().caa_identity);
+  return environment;
 }
 
 std::optional<lifecycle::CaSelection> Context::ca() const {
@@ -258,12 +298,17 @@ int run(int argc, char** argv, GlobalOptions& options) {
   app.add_option("--ca-bundle", options.ca_bundle, "PEM file of the trust anchors for the CA's HTTPS (replaces the system store; for a private CA)")
       ->envname("CERTCLI_CA_BUNDLE");
   app.add_flag("-v,--verbose", options.verbose, "Show every HTTP request made to the CA");
+  app.add_option("--dns-resolver", options.dns_resolver,
+                 "ADDR[:PORT] of the DNS resolver for every lookup of certcli's own (propagation, preflight, CAA); "
+                 "default: config.toml's dns.resolver, else /etc/resolv.conf")
+      ->envname("CERTCLI_DNS_RESOLVER");
 
   register_domain_commands(app, context);
   register_issue_command(app, context);
   register_status_command(app, context);
   register_renew_commands(app, context);
   register_config_command(app, context);
+  register_verify_command(app, context);
   // Set after the subcommands exist, so that only the top-level help carries it.
   app.footer(exit_code_table() +
              "\nState lives in --home, else $CERTCLI_HOME, else /var/lib/certcli for root, else\n"

@@ -36,16 +36,23 @@ constexpr KeySpec kKeys[] = {
     {"account.key_type", Kind::text, false, "", "ec256", "ec256"},
     {"ca.name", Kind::text, false, "ca.directory", "letsencrypt", "letsencrypt"},
     {"ca.directory", Kind::text, false, "ca.name", "", "https://acme.example/directory"},
+    {"ca.caa_identity", Kind::text, false, "", "", "letsencrypt.org"},
     {"certificate.key_type", Kind::text, false, "", "ec256", "ec256"},
     {"challenge.webroot", Kind::text, false, "challenge.http_listen", "", "/var/www/acme"},
     {"challenge.http_listen", Kind::text, false, "challenge.webroot", ":80", ":80"},
+    {"challenge.dns_rfc2136", Kind::text, false, "challenge.dns_hook", "", "192.0.2.53:53"},
+    {"challenge.dns_hook", Kind::text, false, "challenge.dns_rfc2136", "", "/usr/local/bin/dns-hook"},
+    {"challenge.tsig_key", Kind::text, false, "", "", "certcli"},
+    {"challenge.tsig_secret", Kind::text, true, "", "", "$FILE:/etc/certcli/tsig.secret"},
+    {"challenge.tsig_algorithm", Kind::text, false, "", "hmac-sha256", "hmac-sha256"},
+    {"dns.resolver", Kind::text, false, "", "", "127.0.0.1:53"},
     {"renewal.buffer_days", Kind::integer, false, "", "", "30"},
     {"renewal.deploy_hook", Kind::text, false, "", "", "systemctl reload nginx"},
     {"renewal.deploy_hook_timeout", Kind::integer, false, "", "300", "300"},
     {"alerts.webhook", Kind::text, true, "", "", "$ENV:CERTCLI_WEBHOOK"},
     {"alerts.days", Kind::integer_list, false, "", "30, 14, 7", "30, 14, 7"},
 };
-constexpr std::string_view kSections[] = {"account", "ca", "certificate", "challenge", "renewal", "alerts"};
+constexpr std::string_view kSections[] = {"account", "ca", "certificate", "challenge", "dns", "renewal", "alerts"};
 
 std::string_view section_of(std::string_view key) { return key.substr(0, key.find('.')); }
 std::string_view name_of(std::string_view key) { return key.substr(key.find('.') + 1); }
@@ -489,6 +496,13 @@ std::string value_text(const Config& c, std::string_view key) {
   if (key == "certificate.key_type") return key_type(c.certificate_key_type);
   if (key == "challenge.webroot") return text(c.webroot);
   if (key == "challenge.http_listen") return text(c.http_listen);
+  if (key == "challenge.dns_rfc2136") return text(c.dns_rfc2136);
+  if (key == "challenge.dns_hook") return text(c.dns_hook);
+  if (key == "challenge.tsig_key") return text(c.tsig_key);
+  if (key == "challenge.tsig_secret") return text(c.tsig_secret);
+  if (key == "challenge.tsig_algorithm") return text(c.tsig_algorithm);
+  if (key == "ca.caa_identity") return text(c.caa_identity);
+  if (key == "dns.resolver") return text(c.dns_resolver);
   if (key == "renewal.buffer_days") return c.renewal_buffer_days ? std::to_string(*c.renewal_buffer_days) : "";
   if (key == "renewal.deploy_hook") return text(c.deploy_hook);
   if (key == "renewal.deploy_hook_timeout") return std::to_string(c.deploy_hook_timeout.count());

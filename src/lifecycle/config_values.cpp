@@ -4,6 +4,7 @@
 #include "config_values.hpp"
 
 #include <certcli/challenge.hpp>
+#include <certcli/dns.hpp>
 #include <certcli/error.hpp>
 #include <certcli/lifecycle.hpp>
 #include <certcli/names.hpp>
@@ -156,6 +157,16 @@ crypto::KeyType checked_key_type(const Text& text) {
 
 }  // namespace
 
+// Runs a check of another module on a resolved value and turns its Error into a Problem.
+template <typename Check>
+auto checked(const Text& text, Check check) {
+  try {
+    return check();
+  } catch (const Error& e) {
+    throw Problem{text.shown.starts_with("the value") ? fmt::format("{} is not valid", text.shown) : e.what(), e.hint()};
+  }
+}
+
 bool is_reference(std::string_view text) { return text.starts_with("$ENV:") || text.starts_with("$FILE:"); }
 
 void apply(Config& config, const KeySpec& spec, const Value& value, const Getenv* getenv) {
@@ -197,6 +208,18 @@ void apply(Config& config, const KeySpec& spec, const Value& value, const Getenv
     }
     return;
   }
+  if (key == "challenge.tsig_secret") {
+    // Kept as the reference: the dns-01 solver resolves it when it signs, and a secret never
+    // travels further than it must (nor into a domain.toml that copies config defaults).
+    const std::string& written = std::get<std::string>(value);
+    if (!is_reference(written))
+      throw Problem{"the TSIG secret is written in the file itself",
+                    "keep the secret in a file readable only by certcli's user and write "
+                    "challenge.tsig_secret = \"$FILE:/etc/certcli/tsig.secret\" (or $ENV:VARIABLE)"};
+    resolve(written, spec, nullptr);  // checks the reference's form
+    config.tsig_secret = written;
+    return;
+  }
   Text text = resolve(std::get<std::string>(value), spec, getenv);
   require_text(text);
   if (!text.resolved) return;
@@ -229,6 +252,27 @@ void apply(Config& config, const KeySpec& spec, const Value& value, const Getenv
           e.hint()};
     }
     config.http_listen = text.value;
+  } else if (key == "ca.caa_identity") {
+    config.caa_identity = checked(text, [&] { return normalize_domain_name(text.value); });
+  } else if (key == "challenge.dns_rfc2136") {
+    checked(text, [&] { return dns::parse_server_address(text.value, "challenge.dns_rfc2136").to_string(); });
+    config.dns_rfc2136 = text.value;
+  } else if (key == "challenge.dns_hook") {
+    if (!text.value.starts_with('/'))
+      throw Problem{fmt::format("{} is not an absolute path", text.shown),
+                    "give the hook program's absolute path: it is run without a shell"};
+    config.dns_hook = text.value;
+  } else if (key == "challenge.tsig_key") {
+    config.tsig_key = text.value;
+  } else if (key == "challenge.tsig_algorithm") {
+    checked(text, [&] {
+      dns::check_tsig_algorithm(text.value);
+      return text.value;
+    });
+    config.tsig_algorithm = text.value;
+  } else if (key == "dns.resolver") {
+    checked(text, [&] { return dns::parse_server_address(text.value, "dns.resolver").to_string(); });
+    config.dns_resolver = text.value;
   } else if (key == "renewal.deploy_hook") {
     config.deploy_hook = text.value;
   } else if (key == "alerts.webhook") {

@@ -3,6 +3,7 @@
 #include <certcli/error.hpp>
 #include <certcli/lifecycle.hpp>
 #include <certcli/names.hpp>
+#include <certcli/verify.hpp>
 
 #include <fmt/format.h>
 
@@ -27,10 +28,6 @@ AddDomainResult add_domain(store::Store& store, const Clock& clock, const AddDom
     std::string name = normalize_domain_name(extra);
     if (std::find(record.names.begin(), record.names.end(), name) == record.names.end()) record.names.push_back(name);
   }
-  // RFC 8555 does not cap names per order, but every public CA does; Let's Encrypt allows 100.
-  if (record.names.size() > 100)
-    throw Error(ErrorKind::invalid_input, fmt::format("{} names are more than the 100 a certificate may hold", record.names.size()),
-                "split the names over several domain entries", record.name);
   if (!crypto::parse_key_type(request.key_type))
     throw Error(ErrorKind::invalid_input, fmt::format("key type '{}' is not known", request.key_type),
                 "use one of ec256, ec384, rsa2048, rsa3072, rsa4096");
@@ -40,17 +37,33 @@ AddDomainResult add_domain(store::Store& store, const Clock& clock, const AddDom
                 "give the number of days before expiry at which to renew, e.g. 30");
   record.renewal.buffer_days = request.buffer_days;
   record.renewal.deploy_hook = request.deploy_hook;
+  if (request.wildcard) {
+    // --wildcard on "*.example.com" adds nothing new; on "example.com" it adds "*.example.com".
+    std::string base = is_wildcard(record.name) ? record.name.substr(2) : record.name;
+    for (const std::string& name : {base, "*." + base})
+      if (std::find(record.names.begin(), record.names.end(), name) == record.names.end()) record.names.push_back(name);
+  }
+  // RFC 8555 does not cap names per order, but every public CA does; Let's Encrypt allows 100.
+  if (record.names.size() > 100)
+    throw Error(ErrorKind::invalid_input, fmt::format("{} names are more than the 100 a certificate may hold", record.names.size()),
+                "split the names over several domain entries", record.name);
+  challenge::check_settings(request.challenge);
   record.challenge = request.challenge;
-  if (record.challenge.type != "http-01")
-    throw Error(ErrorKind::invalid_input, fmt::format("challenge type '{}' is not supported yet", record.challenge.type),
-                "use http-01 (the default)");
   // A webroot that does not exist or a listen address without a port is refused now, not
   // at the first issue. Whether the port is free is a question for the moment of issuing.
-  challenge::check_http01_settings(record.challenge.webroot, record.challenge.http_listen, /*try_listening=*/false);
+  if (record.challenge.http.given())
+    challenge::check_http01_settings(record.challenge.http.webroot, record.challenge.http.listen, /*try_listening=*/false);
+  const challenge::Settings effective = challenge::merge_settings(record.challenge, request.default_challenge);
   for (const auto& name : record.names)
-    if (is_wildcard(name))
+    if (is_wildcard(name) && !effective.dns.configured())
       throw Error(ErrorKind::invalid_input, fmt::format("{} is a wildcard name, which only dns-01 can validate", name),
-                  "dns-01 solvers are not in this version yet; list each host name instead", name);
+                  "give a dns-01 method with it: --dns-rfc2136 SERVER --tsig-key NAME --tsig-secret '$ENV:VAR', "
+                  "--dns-hook PROGRAM or --dns-manual (or set challenge.dns_rfc2136 or challenge.dns_hook in config.toml)",
+                  name);
+  if (request.require_ownership) {
+    record.verification.require_ownership = true;
+    new_ownership_token(record, clock.now());
+  }
 
   auto lock = store.lock(std::chrono::seconds{30});
   if (auto existing = store.load_domain(record.name)) {

@@ -4,6 +4,7 @@
 
 #include <certcli/challenge.hpp>
 #include <certcli/error.hpp>
+#include <certcli/verify.hpp>
 
 #include <fmt/format.h>
 
@@ -21,26 +22,44 @@ CaSelection choose_ca(const IssueRequest& request, const store::DomainRecord& re
 
 }  // namespace
 
-store::ChallengeConfig effective_challenge(const store::DomainRecord& record, const store::ChallengeConfig& fallback) {
-  if (!record.challenge.webroot.empty() || !record.challenge.http_listen.empty()) return record.challenge;
-  return fallback;
+challenge::Settings effective_challenge(const store::DomainRecord& record, const challenge::Settings& fallback) {
+  return challenge::merge_settings(record.challenge, fallback);
 }
 
 IssueResult issue_certificate(store::Store& store, Clock& clock, net::HttpTransport& http, const IssueRequest& request,
                               const Progress& progress) {
   // Preconditions first; nothing is written until they hold.
   store::DomainRecord record = require_domain(store, request.name);
-  if (request.challenge) record.challenge = *request.challenge;
+  if (request.challenge) {
+    challenge::check_settings(*request.challenge);
+    record.challenge = *request.challenge;
+  }
   steps::check_contacts(request.contacts);
-  // A webroot that does not exist or a port that is taken would fail only after an account
-  // and an order were made: check them first, so a refused run asks the CA nothing and
-  // leaves the domain (and its valid certificate) as it was.
-  const store::ChallengeConfig challenge = effective_challenge(record, request.default_challenge);
-  challenge::check_http01_settings(challenge.webroot, challenge.http_listen, /*try_listening=*/true);
+  // A webroot that does not exist, a port that is taken or a TSIG secret that is not set would
+  // fail only after an account and an order were made: the solvers are made first, so a
+  // refused run asks the CA nothing and leaves the domain (and its valid certificate) as it was.
+  const challenge::Settings challenge = effective_challenge(record, request.default_challenge);
+  steps::SolverPool solvers(request.environment, progress);
+  solvers.prepare(record, challenge);
   const steps::AccountOptions account{request.contacts, request.agree_to_terms, request.account_key_type};
   steps::Session session(store, clock, http, choose_ca(request, record), request.time_budget);
   if (progress) progress(fmt::format("contacting {}", session.ca().directory_url));
   session.refuse_unagreed_registration(account);
+  if (!request.environment.skip_preflight) {
+    // The checks of `certcli verify`, before any order: a name that does not resolve, a
+    // webroot the web server does not serve, a CAA record naming another CA would each cost a
+    // failed authorization at the CA (and count against its rate limits).
+    if (progress) progress("checking DNS, HTTP reachability and CAA before ordering");
+    ChallengeEnvironment environment = request.environment;
+    for (const auto& list : {session.client().directory().caa_identities, known_caa_identities(session.ca().directory_url)})
+      environment.caa_identities.insert(environment.caa_identities.end(), list.begin(), list.end());
+    auto http_solver = [&](const challenge::HttpSettings& http) -> challenge::Solver& {
+      challenge::Settings settings;
+      settings.http = http;
+      return solvers.get(settings, "http-01");
+    };
+    require_passed(run_checks(record, challenge, environment, http_solver));
+  }
 
   // This domain's lock for the whole run: runs for other domains go on meanwhile.
   auto domain_lock = store.lock_domain(record.name, std::chrono::seconds{60});
@@ -62,7 +81,7 @@ IssueResult issue_certificate(store::Store& store, Clock& clock, net::HttpTransp
   save();
   steps::log_event(store, clock, "issue.started", record.name, {{"ca", session.ca().directory_url}});
   try {
-    steps::ObtainedCertificate obtained = steps::run_order(session, store, record, challenge, save, progress);
+    steps::ObtainedCertificate obtained = steps::run_order(session, store, record, challenge, solvers, save, progress);
     IssueResult result;
     result.certificate = steps::install(store, clock, record, obtained.key, obtained.chain_pem,
                                         !session.client().directory().renewal_info.empty());

@@ -23,17 +23,17 @@ constexpr std::chrono::milliseconds kFirstPollDelay = 300ms;
 
 class OrderFlow {
  public:
-  OrderFlow(Session& session, store::Store& store, store::DomainRecord& record, const store::ChallengeConfig& challenge,
-            const SaveRecord& save, const Progress& progress, const std::string& replaces, challenge::Solver* shared_solver)
+  OrderFlow(Session& session, store::Store& store, store::DomainRecord& record, const challenge::Settings& challenge,
+            SolverPool& solvers, const SaveRecord& save, const Progress& progress, const std::string& replaces)
       : session_(session),
         client_(session.client()),
         store_(store),
         record_(record),
         challenge_(challenge),
+        solvers_(solvers),
         save_(save),
         progress_(progress),
-        replaces_(replaces),
-        shared_solver_(shared_solver) {}
+        replaces_(replaces) {}
 
   ObtainedCertificate run() {
     set_phase(IssuePhase::ordering);
@@ -126,23 +126,35 @@ class OrderFlow {
     return key;
   }
 
-  // Presents and answers every pending challenge first, then polls: the CA validates the
-  // names in parallel, so an order for many names takes about as long as one for a single name.
+  // Presents every pending challenge, waits until each is visible where the CA looks (dns-01
+  // propagation), answers them all, then polls: the CA validates the names in parallel, so an
+  // order for many names takes about as long as one for a single name.
   void validate(const acme::Order& order) {
-    std::unique_ptr<challenge::Solver> own_solver;  // bound only when a challenge needs answering
-    challenge::Solver* solver = shared_solver_;
     struct Pending {
       std::string url;
       challenge::ChallengeTask task;
+      challenge::Solver* solver;
+      acme::Challenge challenge;
     };
     std::vector<Pending> pending;
     auto cleanup_all = [&] {
-      for (const auto& p : pending) solver->cleanup(p.task);
+      for (const auto& p : pending) {
+        std::string warning = p.solver->cleanup(p.task);
+        if (warning.empty()) continue;
+        say("warning: " + warning);
+        try {
+          log_event(store_, session_clock(), "challenge.cleanup_failed", record_.name,
+                    {{"identifier", p.task.identifier}, {"detail", warning}});
+        } catch (...) {
+          // The warning was shown; a failing activity log must not hide the run's own outcome.
+        }
+      }
     };
     try {
       for (const auto& url : order.authorization_urls) {
         acme::Authorization authz = client_.fetch_authorization(url);
-        const std::string& name = authz.identifier.value;
+        // RFC 8555 7.1.4: a wildcard's authorization names the base domain with wildcard=true.
+        const std::string name = (authz.wildcard ? "*." : "") + authz.identifier.value;
         if (authz.status == "valid") {
           say(fmt::format("{} is already validated", name));
           continue;
@@ -152,20 +164,23 @@ class OrderFlow {
           throw Error(ErrorKind::challenge, fmt::format("the authorization for {} is {}", name, authz.status),
                       "run the command again to start a new order", name);
         }
-        if (!solver) {
-          own_solver = make_solver(challenge_);
-          solver = own_solver.get();
-        }
-        auto challenge = std::find_if(authz.challenges.begin(), authz.challenges.end(),
-                                      [&](const acme::Challenge& c) { return c.type == solver->challenge_type(); });
-        if (challenge == authz.challenges.end())
-          throw Error(ErrorKind::challenge, fmt::format("the CA offers no {} challenge for {}", solver->challenge_type(), name),
-                      "choose a challenge type the CA offers for this name", name);
-        pending.push_back({url, {name, challenge->token, client_.key_authorization(challenge->token)}});
-        say(fmt::format("validating {} with {}", name, solver->describe()));
-        solver->present(pending.back().task);
-        if (challenge->status == "pending") client_.answer_challenge(*challenge);
+        const std::string type = challenge_.type_for(name);
+        challenge::Solver& solver = solvers_.get(challenge_, type);
+        auto offered = std::find_if(authz.challenges.begin(), authz.challenges.end(),
+                                    [&](const acme::Challenge& c) { return c.type == type; });
+        if (offered == authz.challenges.end())
+          throw Error(ErrorKind::challenge, fmt::format("the CA offers no {} challenge for {}", type, name),
+                      type == "dns-01" ? "this CA cannot validate this name by DNS; check the CA's documentation"
+                                       : "configure a dns-01 method for this domain (certcli domain add --help)",
+                      name);
+        // Recorded before present(): cleanup() of a task that was never presented does nothing.
+        pending.push_back({url, {name, type, offered->token, client_.key_authorization(offered->token)}, &solver, *offered});
+        say(fmt::format("validating {} with {}", name, solver.describe()));
+        solver.present(pending.back().task);
       }
+      wait_until_visible(pending);
+      for (const auto& p : pending)
+        if (p.challenge.status == "pending") client_.answer_challenge(p.challenge);
       if (!pending.empty()) session_clock().sleep_for(kFirstPollDelay);
       for (const auto& p : pending) {
         acme::Authorization authz = client_.wait_for_authorization(p.url);
@@ -173,10 +188,15 @@ class OrderFlow {
         record_.order_url.clear();  // an invalid authorization makes the order invalid (RFC 8555 7.1.6)
         acme::Problem problem{"urn:ietf:params:acme:error:incorrectResponse", "no reason given", 0, {}};
         for (const auto& c : authz.challenges)
-          if (c.type == solver->challenge_type() && c.error) problem = *c.error;
-        throw acme::AcmeError(problem, fmt::format("the CA could not validate {}", p.task.identifier),
-                              fmt::format("make sure http://{}/.well-known/acme-challenge/ reaches {}",
-                                          p.task.identifier, solver->describe()),
+          if (c.type == p.task.type && c.error) problem = *c.error;
+        std::string hint =
+            p.task.type == "dns-01"
+                ? fmt::format("make sure every authoritative server of the zone serves the TXT record {} "
+                              "(certcli verify {} checks the delegation)",
+                              challenge::dns01_record_name(p.task.identifier), record_.name)
+                : fmt::format("make sure http://{}/.well-known/acme-challenge/ reaches {} (certcli verify {})",
+                              p.task.identifier, p.solver->describe(), record_.name);
+        throw acme::AcmeError(problem, fmt::format("the CA could not validate {}", p.task.identifier), hint,
                               ErrorKind::challenge);
       }
     } catch (...) {
@@ -186,46 +206,81 @@ class OrderFlow {
     cleanup_all();
   }
 
+  // Each solver waits for all of its tasks at once: the propagation of many TXT records is
+  // checked in one pass over the authoritative servers.
+  template <typename PendingList>
+  void wait_until_visible(const PendingList& pending) {
+    std::vector<challenge::Solver*> solvers;
+    for (const auto& p : pending)
+      if (std::find(solvers.begin(), solvers.end(), p.solver) == solvers.end()) solvers.push_back(p.solver);
+    for (challenge::Solver* solver : solvers) {
+      std::vector<challenge::ChallengeTask> tasks;
+      for (const auto& p : pending)
+        if (p.solver == solver) tasks.push_back(p.task);
+      solver->wait_until_visible(tasks, progress_);
+    }
+  }
+
   Clock& session_clock() { return session_.clock(); }
 
   Session& session_;
   acme::Client& client_;
   store::Store& store_;
   store::DomainRecord& record_;
-  const store::ChallengeConfig& challenge_;
+  const challenge::Settings& challenge_;
+  SolverPool& solvers_;
   const SaveRecord& save_;
   const Progress& progress_;
   const std::string& replaces_;
-  challenge::Solver* shared_solver_;
 };
 
 }  // namespace
 
 ObtainedCertificate run_order(Session& session, store::Store& store, store::DomainRecord& record,
-                              const store::ChallengeConfig& challenge, const SaveRecord& save, const Progress& progress,
-                              const std::string& replaces, challenge::Solver* solver) {
-  return OrderFlow(session, store, record, challenge, save, progress, replaces, solver).run();
+                              const challenge::Settings& challenge, SolverPool& solvers, const SaveRecord& save,
+                              const Progress& progress, const std::string& replaces) {
+  return OrderFlow(session, store, record, challenge, solvers, save, progress, replaces).run();
 }
 
-std::unique_ptr<challenge::Solver> make_solver(const store::ChallengeConfig& config) {
-  if (!config.webroot.empty()) return challenge::make_http_webroot_solver(config.webroot);
-  auto [address, port] = challenge::parse_listen_address(config.http_listen.empty() ? ":80" : config.http_listen);
-  return challenge::make_http_standalone_solver(address, port);
-}
-
-challenge::Solver& SolverPool::get(const store::ChallengeConfig& config) {
+challenge::Solver& SolverPool::get(const challenge::Settings& settings, const std::string& type) {
   std::lock_guard guard(mutex_);
-  std::string key = config.webroot.empty() ? "listen " + config.http_listen : "webroot " + config.webroot;
+  std::string key;
+  if (type == "dns-01") {
+    const challenge::DnsSettings& dns = settings.dns;
+    if (!dns.configured())
+      throw Error(ErrorKind::invalid_input, "a wildcard name needs dns-01, and no dns-01 method is configured",
+                  "give the domain one: --dns-rfc2136 SERVER --tsig-key NAME --tsig-secret '$ENV:VAR', "
+                  "--dns-hook PROGRAM or --dns-manual (or set challenge.dns_rfc2136 / challenge.dns_hook in config.toml)");
+    key = fmt::format("dns {}|{}|{}|{}|{}|{}|{}|{}|{}", dns.provider(), dns.rfc2136_server, dns.hook, dns.tsig_key,
+                      dns.tsig_secret, dns.tsig_algorithm, dns.zone, dns.propagation,
+                      dns.propagation_timeout_seconds.value_or(0));
+  } else {
+    key = settings.http.webroot.empty() ? "listen " + settings.http.listen : "webroot " + settings.http.webroot;
+  }
   auto& solver = solvers_[key];
   if (!solver) {
     try {
-      solver = make_solver(config);
+      if (type == "dns-01") {
+        challenge::DnsContext context{environment_.resolver, environment_.getenv, progress_, environment_.interactive};
+        solver = challenge::make_dns_solver(settings.dns, context);
+      } else {
+        solver = challenge::make_http_solver(settings.http);
+      }
     } catch (...) {
       solvers_.erase(key);
       throw;
     }
   }
   return *solver;
+}
+
+void SolverPool::prepare(const store::DomainRecord& record, const challenge::Settings& settings) {
+  std::vector<std::string> types;
+  for (const auto& name : record.names) {
+    std::string type = settings.type_for(name);
+    if (std::find(types.begin(), types.end(), type) == types.end()) types.push_back(type);
+  }
+  for (const auto& type : types) get(settings, type);
 }
 
 }  // namespace certcli::lifecycle::steps

@@ -93,7 +93,8 @@ class Renewal {
   Renewal(store::Store& store, Clock& clock, net::HttpTransport& ca_http, net::HttpTransport& webhook_http,
           const RenewRequest& request, const Progress& progress)
       : real_store_(store), dry_store_(store), store_(request.dry_run ? static_cast<store::Store&>(dry_store_) : store),
-        clock_(clock), ca_http_(ca_http), webhook_http_(webhook_http), request_(request), progress_(progress) {}
+        clock_(clock), ca_http_(ca_http), webhook_http_(webhook_http), request_(request), progress_(progress),
+        solvers_(request.settings.environment, progress) {}
 
   RenewReport run() {
     RenewReport report;
@@ -301,9 +302,9 @@ class Renewal {
       store_.save_domain(record);
     };
     try {
-      const store::ChallengeConfig challenge = effective_challenge(record, request_.settings.default_challenge);
+      const challenge::Settings challenge = effective_challenge(record, request_.settings.default_challenge);
       // Made (and so checked: a busy port, a missing webroot) before anything is asked of the CA.
-      challenge::Solver& solver = solvers_.get(challenge);
+      solvers_.prepare(record, challenge);
       steps::Session& session = session_for(ca, /*with_account=*/true);
       record.status = store::CertificateStatus::issuing;
       record.phase = store::IssuePhase::starting;
@@ -311,8 +312,9 @@ class Renewal {
       save();
       steps::log_event(store_, clock_, "renew.started", name, {{"ca", ca.directory_url}});
       steps::ObtainedCertificate obtained =
-          steps::run_order(session, store_, record, challenge, save, [&](const std::string& line) { say(name, line); },
-                           request_.dry_run ? std::string() : record.renewal.ari_cert_id, &solver);
+          steps::run_order(session, store_, record, challenge, solvers_, save,
+                           [&](const std::string& line) { say(name, line); },
+                           request_.dry_run ? std::string() : record.renewal.ari_cert_id);
       crypto::CertificateInfo info = steps::install(store_, clock_, record, obtained.key, obtained.chain_pem,
                                                             !session.client().directory().renewal_info.empty());
       outcome.action = RenewAction::renewed;

@@ -80,27 +80,34 @@ using SaveRecord = std::function<void()>;
 // CA still can, else orders anew; presents and answers every challenge before polling any;
 // finalizes with the kept key; downloads the chain. The order URL is saved before any challenge
 // is answered and the key before finalize, so a crash at any point is resumed.
-// `challenge` is the effective setting (the record's, else config.toml's), not saved by this.
-// `replaces` is the ARI CertID of the certificate this one replaces (RFC 9773 5), or empty.
-// `solver`, when given, answers the challenges (one shared by parallel renewals); else one is
-// made from `challenge` when a challenge needs answering.
-ObtainedCertificate run_order(Session& session, store::Store& store, store::DomainRecord& record,
-                              const store::ChallengeConfig& challenge, const SaveRecord& save, const Progress& progress,
-                              const std::string& replaces = {}, challenge::Solver* solver = nullptr);
-
 // Solvers shared by the domains of one run, one per distinct setting: a standalone listener is
 // bound once however many domains use it. Making one checks the setting (a busy port, a missing
-// webroot throw as make_http_*_solver do). Thread-safe.
+// webroot, an unset TSIG secret throw as the make_*_solver functions do). Thread-safe.
 class SolverPool {
  public:
-  challenge::Solver& get(const store::ChallengeConfig& config);
+  explicit SolverPool(const ChallengeEnvironment& environment, const Progress& progress = {})
+      : environment_(environment), progress_(progress) {}
+  // The solver for challenges of `type` ("http-01", "dns-01") under `settings`.
+  challenge::Solver& get(const challenge::Settings& settings, const std::string& type);
+  // Makes every solver the names of `record` need under `settings` now, so that a setting that
+  // cannot work stops the run before the CA is asked for anything.
+  void prepare(const store::DomainRecord& record, const challenge::Settings& settings);
 
  private:
+  const ChallengeEnvironment& environment_;
+  Progress progress_;
   std::mutex mutex_;
   std::map<std::string, std::unique_ptr<challenge::Solver>> solvers_;
 };
 
-std::unique_ptr<challenge::Solver> make_solver(const store::ChallengeConfig& config);
+// `challenge` is the effective setting (the record's, else config.toml's), not saved by this.
+// `replaces` is the ARI CertID of the certificate this one replaces (RFC 9773 5), or empty.
+// Each authorization gets the solver its name needs from `solvers` (a wildcard dns-01, its
+// apex perhaps http-01); every challenge is presented, then waited on until it is visible
+// (dns-01 propagation), then answered; all are cleaned up at the end, failures as warnings.
+ObtainedCertificate run_order(Session& session, store::Store& store, store::DomainRecord& record,
+                              const challenge::Settings& challenge, SolverPool& solvers, const SaveRecord& save,
+                              const Progress& progress, const std::string& replaces = {});
 
 // Checks that the certificate matches the key, archives the four files, switches live/, marks
 // the record ready with serial, fingerprint and dates, and logs certificate.issued.

@@ -103,6 +103,115 @@ IssuePhase phase_from(const std::string& text, const std::string& source) {
   throw corrupt(source, fmt::format("phase '{}' is not known", text));
 }
 
+bool bool_of(const toml::table& table, std::string_view key, const std::string& source) {
+  const toml::node* node = table.get(key);
+  if (!node) return false;
+  auto value = node->value_exact<bool>();
+  if (!value) throw corrupt(source, fmt::format("'{}' is not true or false", key));
+  return *value;
+}
+
+void put_int(toml::table& table, std::string_view key, const std::optional<int>& value) {
+  if (value) table.insert_or_assign(key, *value);
+}
+
+// [challenge] holds the http-01 part, [challenge.dns] the dns-01 part. The TSIG secret is a
+// reference ($ENV:/$FILE:), never the secret (challenge::check_settings refuses anything else).
+// A "type" key written by certcli 0.1 is ignored: the settings themselves say which type applies.
+toml::table challenge_to_toml(const challenge::Settings& c) {
+  toml::table table;
+  put_string(table, "http_listen", c.http.listen);
+  put_string(table, "webroot", c.http.webroot);
+  toml::table dns;
+  put_string(dns, "rfc2136", c.dns.rfc2136_server);
+  put_string(dns, "hook", c.dns.hook);
+  if (c.dns.manual) dns.insert("manual", true);
+  put_string(dns, "tsig_key", c.dns.tsig_key);
+  put_string(dns, "tsig_secret", c.dns.tsig_secret);
+  put_string(dns, "tsig_algorithm", c.dns.tsig_algorithm);
+  put_string(dns, "zone", c.dns.zone);
+  put_string(dns, "alias", c.dns.alias);
+  put_string(dns, "propagation", c.dns.propagation);
+  put_int(dns, "propagation_timeout", c.dns.propagation_timeout_seconds);
+  put_int(dns, "propagation_interval", c.dns.propagation_interval_seconds);
+  put_int(dns, "ttl", c.dns.ttl);
+  put_int(dns, "hook_timeout", c.dns.hook_timeout_seconds);
+  if (!dns.empty()) table.insert("dns", std::move(dns));
+  return table;
+}
+
+challenge::Settings challenge_from_toml(const toml::table& table, const std::string& source) {
+  challenge::Settings c;
+  c.http.listen = string_of(table, "http_listen", source);
+  c.http.webroot = string_of(table, "webroot", source);
+  if (const toml::table* dns = table["dns"].as_table()) {
+    c.dns.rfc2136_server = string_of(*dns, "rfc2136", source);
+    c.dns.hook = string_of(*dns, "hook", source);
+    c.dns.manual = bool_of(*dns, "manual", source);
+    c.dns.tsig_key = string_of(*dns, "tsig_key", source);
+    c.dns.tsig_secret = string_of(*dns, "tsig_secret", source);
+    c.dns.tsig_algorithm = string_of(*dns, "tsig_algorithm", source);
+    c.dns.zone = string_of(*dns, "zone", source);
+    c.dns.alias = string_of(*dns, "alias", source);
+    c.dns.propagation = string_of(*dns, "propagation", source);
+    c.dns.propagation_timeout_seconds = int_of(*dns, "propagation_timeout", source);
+    c.dns.propagation_interval_seconds = int_of(*dns, "propagation_interval", source);
+    c.dns.ttl = int_of(*dns, "ttl", source);
+    c.dns.hook_timeout_seconds = int_of(*dns, "hook_timeout", source);
+  }
+  return c;
+}
+
+toml::table verification_to_toml(const VerificationState& v) {
+  toml::table table;
+  if (v.verified) table.insert("verified", true);
+  put_time(table, "checked_at", v.checked_at);
+  if (v.require_ownership) table.insert("require_ownership", true);
+  put_string(table, "ownership_token", v.ownership_token);
+  put_time(table, "ownership_token_expires_at", v.ownership_token_expires_at);
+  put_time(table, "ownership_verified_at", v.ownership_verified_at);
+  if (!v.names.empty()) {
+    toml::array names;
+    for (const NameCheck& check : v.names) {
+      toml::table entry;
+      entry.insert("name", check.name);
+      put_string(entry, "challenge_type", check.challenge_type);
+      put_string(entry, "dns_status", check.dns_status);
+      entry.insert("ok", check.ok);
+      put_string(entry, "detail", check.detail);
+      names.push_back(std::move(entry));
+    }
+    table.insert("names", std::move(names));
+  }
+  return table;
+}
+
+VerificationState verification_from_toml(const toml::table& table, const std::string& source) {
+  VerificationState v;
+  v.verified = bool_of(table, "verified", source);
+  v.checked_at = time_of(table, "checked_at", source);
+  v.require_ownership = bool_of(table, "require_ownership", source);
+  v.ownership_token = string_of(table, "ownership_token", source);
+  v.ownership_token_expires_at = time_of(table, "ownership_token_expires_at", source);
+  v.ownership_verified_at = time_of(table, "ownership_verified_at", source);
+  if (const toml::node* node = table.get("names")) {
+    const toml::array* names = node->as_array();
+    if (!names) throw corrupt(source, "'verification.names' is not a list");
+    for (const toml::node& item : *names) {
+      const toml::table* entry = item.as_table();
+      if (!entry) throw corrupt(source, "'verification.names' holds a value that is not a table");
+      NameCheck check;
+      check.name = string_of(*entry, "name", source, true);
+      check.challenge_type = string_of(*entry, "challenge_type", source);
+      check.dns_status = string_of(*entry, "dns_status", source);
+      check.ok = bool_of(*entry, "ok", source);
+      check.detail = string_of(*entry, "detail", source);
+      v.names.push_back(std::move(check));
+    }
+  }
+  return v;
+}
+
 }  // namespace
 
 std::string to_string(CertificateStatus status) {
@@ -135,11 +244,7 @@ toml::table domain_to_toml(const DomainRecord& r) {
   t.insert("management", r.management);
   t.insert("key_type", r.key_type);
 
-  toml::table challenge;
-  challenge.insert("type", r.challenge.type);
-  put_string(challenge, "http_listen", r.challenge.http_listen);
-  put_string(challenge, "webroot", r.challenge.webroot);
-  t.insert("challenge", std::move(challenge));
+  t.insert("challenge", challenge_to_toml(r.challenge));
 
   toml::table cert;
   cert.insert("status", to_string(r.status));
@@ -178,6 +283,8 @@ toml::table domain_to_toml(const DomainRecord& r) {
   }
   if (!renewal.empty()) t.insert("renewal", std::move(renewal));
   put_time(t, "created_at", r.created_at);
+  toml::table verification = verification_to_toml(r.verification);
+  if (!verification.empty()) t.insert("verification", std::move(verification));
   return t;
 }
 
@@ -192,12 +299,7 @@ DomainRecord domain_from_toml(const toml::table& t, const std::string& source) {
   if (r.key_type.empty()) r.key_type = "ec256";
   r.created_at = time_of(t, "created_at", source);
 
-  if (const toml::table* challenge = t["challenge"].as_table()) {
-    r.challenge.type = string_of(*challenge, "type", source);
-    if (r.challenge.type.empty()) r.challenge.type = "http-01";
-    r.challenge.http_listen = string_of(*challenge, "http_listen", source);
-    r.challenge.webroot = string_of(*challenge, "webroot", source);
-  }
+  if (const toml::table* challenge = t["challenge"].as_table()) r.challenge = challenge_from_toml(*challenge, source);
   if (const toml::table* cert = t["certificate"].as_table()) {
     r.status = status_from(string_of(*cert, "status", source, true), source);
     r.phase = phase_from(string_of(*cert, "phase", source), source);
@@ -234,6 +336,8 @@ DomainRecord domain_from_toml(const toml::table& t, const std::string& source) {
       }
     }
   }
+  if (const toml::table* verification = t["verification"].as_table())
+    r.verification = verification_from_toml(*verification, source);
   return r;
 }
 

@@ -20,7 +20,8 @@
 #                      payload), orders/<id>/ (CSRs, certificates, certid.txt: the RFC 9773 CertID)
 #   HOSTILE_PID        the server's pid
 # The server validates nothing (a POSTed challenge makes its authorization valid) and signs
-# certificates with the harness's test CA ($HARNESS_DIR/test-ca.pem). It is stopped by
+# certificates with the harness's test CA ($HARNESS_DIR/test-ca.pem). No web server answers for
+# its names either, so tests give `issue` --skip-preflight: what they test is the CA's side. It is stopped by
 # harness_stop, and stops itself once the shell that started it is gone.
 
 # start_hostile_acme — start the server on a free loopback port and wait until it answers.

@@ -95,7 +95,7 @@ renewal_info_requests() { awk '$NF == "renewalInfo" { print $1, $2 }' "$HOSTILE_
 # 1. Issued from a CA with renewalInfo: the record keeps the certificate's CertID.
 hostile_mode '{"ari": true}'
 certcli_hostile domain add ari.example.com >/dev/null
-run_capture certcli_hostile issue ari.example.com --email a@example.com --agree-tos --webroot "$webroot"
+run_capture certcli_hostile issue ari.example.com --email a@example.com --agree-tos --webroot "$webroot" --skip-preflight
 assert_eq 0 "$LAST_STATUS" "issue ari.example.com (stderr: $LAST_STDERR)"
 assert_eq 0 "$(hostile_count renewalInfo)" "renewalInfo requests made by issue"
 cert_id1=$(hostile_cert_id "$(serial ari.example.com)")
@@ -150,7 +150,7 @@ echo "ok: with the window passed the certificate was renewed; newOrder replaces 
 # 4. A CA without renewalInfo: no CertID kept, no renewalInfo request.
 hostile_mode '{}'
 certcli_hostile domain add noari.example.com >/dev/null
-run_capture certcli_hostile issue noari.example.com --webroot "$webroot"
+run_capture certcli_hostile issue noari.example.com --webroot "$webroot" --skip-preflight
 assert_eq 0 "$LAST_STATUS" "issue noari.example.com (stderr: $LAST_STDERR)"
 assert_eq absent "$(toml_get noari.example.com renewal.ari_cert_id)" "ari_cert_id from a CA without renewalInfo"
 assert_not_contains "$(cat "$home/domains/noari.example.com/domain.toml")" "ari_" "ARI state without ARI"

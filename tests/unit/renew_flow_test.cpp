@@ -59,7 +59,7 @@ store::DomainRecord ready_domain(const std::string& name, const fs::path& webroo
   record.names = {name};
   record.status = store::CertificateStatus::ready;
   record.directory_url = "https://ca.test/directory";
-  record.challenge.webroot = webroot.string();
+  record.challenge.http.webroot = webroot.string();
   record.not_before = kIssued;
   record.issued_at = kIssued;
   record.expires_at = kIssued + 90 * 24h;

@@ -37,7 +37,7 @@ store::DomainRecord sample_record() {
   r.name = "example.com";
   r.names = {"example.com", "www.example.com"};
   r.key_type = "ec384";
-  r.challenge.http_listen = "127.0.0.1:8080";
+  r.challenge.http.listen = "127.0.0.1:8080";
   r.status = store::CertificateStatus::failed;
   r.phase = store::IssuePhase::validating;
   r.error = store::RecordedError{"urn:ietf:params:acme:error:connection", "could not connect", "open port 80"};
@@ -60,7 +60,7 @@ TEST_CASE("a domain record survives a save and load unchanged") {
   REQUIRE(loaded);
   CHECK(loaded->names == saved.names);
   CHECK(loaded->key_type == "ec384");
-  CHECK(loaded->challenge.http_listen == "127.0.0.1:8080");
+  CHECK(loaded->challenge.http.listen == "127.0.0.1:8080");
   CHECK(loaded->status == store::CertificateStatus::failed);
   CHECK(loaded->phase == store::IssuePhase::validating);
   REQUIRE(loaded->error);
