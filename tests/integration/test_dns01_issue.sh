@@ -57,6 +57,13 @@ assert_contains "$LAST_STDERR" "dns-01 via RFC 2136 at $KNOT_SERVER"
 check_certificate rfc.dns.test rfc.dns.test '*.rfc.dns.test'
 assert_eq "" "$(knot_txt _acme-challenge.rfc.dns.test)" "the TXT records are removed after issuance"
 
+# A wildcard on its own, given as '*.NAME': the state directory never holds a '*' in a path.
+certcli domain add '*.star.dns.test' "${rfc2136[@]}" >/dev/null
+run_capture certcli issue '*.star.dns.test'
+assert_eq 0 "$LAST_STATUS" "issue a wildcard-only certificate (stderr: $LAST_STDERR)"
+check_certificate '*.star.dns.test' '*.star.dns.test'
+assert_eq "" "$(find "$home" -name '*[*]*')" "paths with '*' under the state directory"
+
 # --- 2. the exec hook -------------------------------------------------------------------------
 hook="$HARNESS_DIR/dns-hook.sh"
 hook_log="$HARNESS_DIR/dns-hook.log"
