@@ -114,6 +114,23 @@ assert_eq "" "$(knot_txt _acme-challenge.deleg.delegated.test)" "the delegated r
 assert_contains "$(knot_dig +short _acme-challenge.deleg.dns.test CNAME)" "_acme-challenge.deleg.delegated.test." \
   "the CNAME certcli did not write stays"
 
+# --- 4. by hand: certcli prints the record and waits until Knot serves it -----------------------
+certcli domain add manual.dns.test --dns-manual --dns-propagation-interval 1 >/dev/null
+certcli issue manual.dns.test </dev/null >"$HARNESS_DIR/manual.out" 2>"$HARNESS_DIR/manual.err" &
+manual_pid=$!
+for _ in $(seq 150); do grep -q ' IN TXT ' "$HARNESS_DIR/manual.err" && break; sleep 0.1; done
+record_line=$(grep -m1 ' IN TXT ' "$HARNESS_DIR/manual.err") || fail "no record printed: $(cat "$HARNESS_DIR/manual.err")"
+[[ "$record_line" =~ (_acme-challenge\.manual\.dns\.test\.)\ ([0-9]+)\ IN\ TXT\ \"([A-Za-z0-9_-]{43})\" ]] ||
+  fail "the printed record has no name, TTL and value: $record_line"
+sleep 2
+kill -0 "$manual_pid" 2>/dev/null || fail "issue did not wait for the record: $(cat "$HARNESS_DIR/manual.err")"
+knot_set "${BASH_REMATCH[1]}" TXT "\"${BASH_REMATCH[3]}\""
+manual_status=0
+wait "$manual_pid" || manual_status=$?
+assert_eq 0 "$manual_status" "issue by hand once the record is served (stderr: $(cat "$HARNESS_DIR/manual.err"))"
+check_certificate manual.dns.test manual.dns.test
+assert_contains "$(cat "$HARNESS_DIR/manual.err")" "you may now delete the TXT record"
+
 # --- the secret never leaves the environment --------------------------------------------------
 if grep -rqF -- "$KNOT_TSIG_SECRET" "$home"; then
   fail "the TSIG secret was written under the state directory: $(grep -rlF -- "$KNOT_TSIG_SECRET" "$home")"
