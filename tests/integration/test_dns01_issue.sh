@@ -57,6 +57,14 @@ assert_contains "$LAST_STDERR" "dns-01 via RFC 2136 at $KNOT_SERVER"
 check_certificate rfc.dns.test rfc.dns.test '*.rfc.dns.test'
 assert_eq "" "$(knot_txt _acme-challenge.rfc.dns.test)" "the TXT records are removed after issuance"
 
+# Renewal takes the same path: the remembered settings, the secret from the environment again.
+first_serial=$(openssl x509 -in "$home/domains/rfc.dns.test/live/cert.pem" -noout -serial)
+run_capture certcli renew rfc.dns.test --force
+assert_eq 0 "$LAST_STATUS" "renew through RFC 2136 (stderr: $LAST_STDERR)"
+[[ "$(openssl x509 -in "$home/domains/rfc.dns.test/live/cert.pem" -noout -serial)" != "$first_serial" ]] ||
+  fail "renew --force did not replace the certificate"
+check_certificate rfc.dns.test rfc.dns.test '*.rfc.dns.test'
+
 # A wildcard on its own, given as '*.NAME': the state directory never holds a '*' in a path.
 certcli domain add '*.star.dns.test' "${rfc2136[@]}" >/dev/null
 run_capture certcli issue '*.star.dns.test'
