@@ -83,6 +83,7 @@ void register_renew_commands(CLI::App& app, Context& context) {
   struct RenewArgs {
     std::vector<std::string> names;
     bool force = false;
+    bool skip_preflight = false;
     bool dry_run = false;
     std::string random_delay = "0";
     std::string deploy_hook;
@@ -94,6 +95,9 @@ void register_renew_commands(CLI::App& app, Context& context) {
   CLI::App* renew = app.add_subcommand("renew", "Renew every certificate that is due (what a timer runs)");
   renew->add_option("names", args->names, "Only these domains");
   renew->add_flag("--force", args->force, "Renew even when not due, and despite a backoff");
+  renew->add_flag("--skip-preflight", args->skip_preflight,
+                  "Do not check DNS, HTTP reachability, CAA and ownership before ordering (for a setup where "
+                  "certcli cannot see what the CA sees)");
   renew->add_flag("--dry-run", args->dry_run,
                   "Run the whole flow against the CA's staging twin (or --directory) and keep nothing");
   renew->add_option("--random-delay", args->random_delay,
@@ -119,6 +123,7 @@ void register_renew_commands(CLI::App& app, Context& context) {
     request.random_delay = parse_duration(args->random_delay, "--random-delay");
     request.parallel = args->parallel;
     request.settings = settings_from(context, /*with_challenges=*/true);
+    request.settings.environment.skip_preflight = args->skip_preflight;
     const bool quiet = args->quiet || context.options().json;
     auto progress = [quiet](const std::string& line) {
       if (!quiet) fmt::print(stderr, "certcli: {}\n", line);

@@ -236,7 +236,7 @@ Entries read_entries(const std::string& text, const fs::path& file) {
       auto near = nearest(section.name, names);
       throw file_error(file, section.line, fmt::format("[{}]", section.name), "unknown section",
                        near ? fmt::format("did you mean [{}]? Correct it in the file", *near)
-                            : "remove it from the file; the sections are [account], [ca], [certificate], [challenge], "
+                            : "remove it from the file; the sections are [account], [ca], [certificate], [challenge], [dns], "
                               "[renewal] and [alerts]");
     }
     for (const Item& item : in_file_order(*table)) {

@@ -4,7 +4,6 @@
 
 #include <certcli/challenge.hpp>
 #include <certcli/error.hpp>
-#include <certcli/verify.hpp>
 
 #include <fmt/format.h>
 
@@ -45,21 +44,7 @@ IssueResult issue_certificate(store::Store& store, Clock& clock, net::HttpTransp
   steps::Session session(store, clock, http, choose_ca(request, record), request.time_budget);
   if (progress) progress(fmt::format("contacting {}", session.ca().directory_url));
   session.refuse_unagreed_registration(account);
-  if (!request.environment.skip_preflight) {
-    // The checks of `certcli verify`, before any order: a name that does not resolve, a
-    // webroot the web server does not serve, a CAA record naming another CA would each cost a
-    // failed authorization at the CA (and count against its rate limits).
-    if (progress) progress("checking DNS, HTTP reachability and CAA before ordering");
-    ChallengeEnvironment environment = request.environment;
-    for (const auto& list : {session.client().directory().caa_identities, known_caa_identities(session.ca().directory_url)})
-      environment.caa_identities.insert(environment.caa_identities.end(), list.begin(), list.end());
-    auto http_solver = [&](const challenge::HttpSettings& http) -> challenge::Solver& {
-      challenge::Settings settings;
-      settings.http = http;
-      return solvers.get(settings, "http-01");
-    };
-    require_passed(run_checks(record, challenge, environment, http_solver));
-  }
+  steps::run_preflight(record, challenge, request.environment, session, solvers, progress);
 
   // This domain's lock for the whole run: runs for other domains go on meanwhile.
   auto domain_lock = store.lock_domain(record.name, std::chrono::seconds{60});

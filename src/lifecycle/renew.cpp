@@ -306,6 +306,8 @@ class Renewal {
       // Made (and so checked: a busy port, a missing webroot) before anything is asked of the CA.
       solvers_.prepare(record, challenge);
       steps::Session& session = session_for(ca, /*with_account=*/true);
+      steps::run_preflight(record, challenge, request_.settings.environment, session, solvers_,
+                           [&](const std::string& line) { say(name, line); });
       record.status = store::CertificateStatus::issuing;
       record.phase = store::IssuePhase::starting;
       record.error.reset();

@@ -100,6 +100,13 @@ class SolverPool {
   std::map<std::string, std::unique_ptr<challenge::Solver>> solvers_;
 };
 
+// Unless environment.skip_preflight: the checks of `certcli verify` for `record` under its
+// effective `settings` (CAA against the session's CA), through the solvers the order will use.
+// Throws Error{preflight} with the first failure's fix; asks the CA nothing.
+void run_preflight(const store::DomainRecord& record, const challenge::Settings& settings,
+                   const ChallengeEnvironment& environment, Session& session, SolverPool& solvers,
+                   const Progress& progress);
+
 // `challenge` is the effective setting (the record's, else config.toml's), not saved by this.
 // `replaces` is the ARI CertID of the certificate this one replaces (RFC 9773 5), or empty.
 // Each authorization gets the solver its name needs from `solvers` (a wildcard dns-01, its

@@ -76,9 +76,18 @@ assert_eq 0 "$LAST_STATUS" "issue once the web server serves the webroot (stderr
 run_capture certcli verify pre.certcli.test
 assert_eq 0 "$LAST_STATUS" "verify once everything holds (stdout: $LAST_STDOUT)"
 
-# 5. The standalone listener is probed through itself: it passes with nothing else running.
+# 5. renew runs the same checks: with the web server gone, the renewal fails before any order,
+# is recorded with the fix and backs off; the installed certificate stays.
 harness_stop_web_servers
 sleep 0.3
+orders_before=$(new_orders)
+run_capture certcli renew pre.certcli.test --force --json
+assert_eq 11 "$LAST_STATUS" "renew exit status when the preflight fails (stderr: $LAST_STDERR)"
+assert_contains "$LAST_STDOUT" "connection refused"
+assert_eq "$orders_before" "$(new_orders)" "newOrder requests by a renewal whose preflight failed"
+[[ -f "$home/domains/pre.certcli.test/live/cert.pem" ]] || fail "the installed certificate was lost"
+
+# 6. The standalone listener is probed through itself: it passes with nothing else running.
 certcli domain add solo.certcli.test --http-listen "127.0.0.1:$CERTCLI_TEST_HTTP_PORT" >/dev/null
 run_capture certcli issue solo.certcli.test
 assert_eq 0 "$LAST_STATUS" "issue with the standalone listener (stderr: $LAST_STDERR)"

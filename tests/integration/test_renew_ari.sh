@@ -76,10 +76,10 @@ renew_at() {
   local when=$1
   shift
   if [[ "$when" == now ]]; then
-    run_capture certcli_hostile renew --json "$@"
+    run_capture certcli_hostile renew --json --skip-preflight "$@"
   else
     run_capture env CERTCLI_TEST_NOW="$(iso "$when")" "$CERTCLI_BIN" --home "$home" \
-      --ca-bundle "$CERTCLI_TEST_CA_BUNDLE" renew --json "$@"
+      --ca-bundle "$CERTCLI_TEST_CA_BUNDLE" renew --json --skip-preflight "$@"
   fi
 }
 
