@@ -64,7 +64,7 @@ echo "ok: newOrder 503 with Retry-After 1 is waited out (${ELAPSED} s), retried 
 hostile_mode '{"new_order_status": 429, "new_order_retry_after": "999999999"}'
 shifted=$(($(date +%s) + 5 * 86400)) # 5 days on, the 7-day certificate of rl503 is due
 run_capture timeout -k 5 60 env CERTCLI_TEST_NOW="$(date -u -d "@$shifted" +%Y-%m-%dT%H:%M:%SZ)" \
-  "$CERTCLI_BIN" --home "$home" --ca-bundle "$CERTCLI_TEST_CA_BUNDLE" renew --json rl503.example.com
+  "$CERTCLI_BIN" --home "$home" --ca-bundle "$CERTCLI_TEST_CA_BUNDLE" renew --json --skip-preflight rl503.example.com
 assert_eq 11 "$LAST_STATUS" "renew refused by a 429 (stdout: $LAST_STDOUT, stderr: $LAST_STDERR)"
 assert_eq failed "$(json_field "$LAST_STDOUT" domains.0.action)" "action of a rate-limited renewal"
 assert_contains "$(json_field "$LAST_STDOUT" domains.0.error.message)" "rateLimited" "the renewal's error"
