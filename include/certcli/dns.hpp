@@ -99,4 +99,15 @@ class Resolver {
 void update_txt(const ServerAddress& server, const std::string& zone, const std::string& fqdn, const std::string& value,
                 bool add, int ttl, const std::optional<TsigKey>& key, std::chrono::milliseconds timeout);
 
+// Whether `server` would accept updates of `zone` signed with `key`, without changing the zone:
+// sends an update whose only content is a false prerequisite (RFC 2136 2.4.4, a random name
+// under the zone "in use") and no update records. The server checks the key and its policy
+// first; NXDOMAIN (the prerequisite failed) means accepted, and the call returns. Throws
+// Error{challenge} with the RCODE in words as update_txt does (BADKEY, BADSIG, REFUSED, NOTAUTH
+// ...) and a hint; Error{network} when no answer comes within `timeout`. Rules that depend on
+// the records changed (Knot's update-owner/update-type, BIND's update-policy names) are not
+// exercised: a key limited to other names passes here and fails at the real update.
+void check_update_access(const ServerAddress& server, const std::string& zone, const std::optional<TsigKey>& key,
+                         std::chrono::milliseconds timeout);
+
 }  // namespace certcli::dns

@@ -19,7 +19,7 @@
 namespace certcli::lifecycle {
 
 struct CheckResult {
-  std::string check;  // "address", "http-01", "dns-01", "caa", "ownership"
+  std::string check;  // "address", "http-01", "dns-01", "dns-update", "caa", "ownership"
   bool ok = true;
   bool warning = false;  // holds, with something worth knowing
   // dns-01: valid | missing | wrong | duplicate; http-01: valid or the preflight cause.

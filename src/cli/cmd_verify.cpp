@@ -33,8 +33,8 @@ void print_report(const lifecycle::VerifyReport& report) {
     fmt::print("{} ({})\n", name.name, name.challenge_type);
     for (const auto& check : name.checks) {
       const char* mark = !check.ok ? "FAIL" : check.warning ? "warn" : "ok";
-      fmt::print("  {:<4}  {:<9} {}\n", mark, check.check, check.message);
-      if (!check.fix.empty()) fmt::print("        {:<9} fix: {}\n", "", check.fix);
+      fmt::print("  {:<4}  {:<10} {}\n", mark, check.check, check.message);
+      if (!check.fix.empty()) fmt::print("        {:<10} fix: {}\n", "", check.fix);
     }
   }
   if (report.ownership_token_renewed)

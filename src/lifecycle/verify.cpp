@@ -15,12 +15,16 @@
 #include <algorithm>
 #include <array>
 #include <cctype>
+#include <cstdlib>
+#include <set>
 
 namespace certcli::lifecycle {
 namespace {
 
 constexpr auto kOwnershipTokenLifetime = std::chrono::hours{24 * 30};
 constexpr std::string_view kOwnershipPrefix = "certcli-verify=";
+// The solver's own limit for one update.
+constexpr auto kUpdateProbeTimeout = std::chrono::seconds{10};
 
 std::string lowercase(std::string text) {
   std::transform(text.begin(), text.end(), text.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
@@ -141,6 +145,45 @@ CheckResult dns01_check(const std::string& name, const challenge::DnsSettings& d
                     error.hint().empty() ? fmt::format("make sure {} lies in a zone the resolver can see", target) : error.hint());
     }
     return check;
+  });
+}
+
+// The zone the RFC 2136 solver updates for `name`: the configured one, else the zone holding the
+// end of the CNAME chain at _acme-challenge.NAME, where the solver writes the record.
+std::string update_zone(const std::string& name, const challenge::DnsSettings& dns, const dns::Resolver& resolver) {
+  if (!dns.zone.empty()) return dns_name(dns.zone);
+  return resolver.find_zone(resolver.follow_cnames(challenge::dns01_record_name(name)));
+}
+
+// Whether the RFC 2136 server takes updates of `zone` with the configured key, by an update
+// that changes nothing (dns::check_update_access): a wrong key, secret or ACL found now, not
+// after an order was placed.
+CheckResult dns_update_check(const std::string& zone, const challenge::DnsSettings& dns,
+                             const ChallengeEnvironment& environment) {
+  return guarded("dns-update", [&]() -> CheckResult {
+    dns::ServerAddress server = dns::parse_server_address(dns.rfc2136_server, "--dns-rfc2136");
+    std::optional<dns::TsigKey> key;
+    if (!dns.tsig_key.empty()) {
+      dns::TsigKey tsig;
+      tsig.name = dns.tsig_key;
+      if (!dns.tsig_algorithm.empty()) tsig.algorithm = dns.tsig_algorithm;
+      // As the solver does: the environment's getenv, else the process's.
+      tsig.secret = challenge::resolve_secret(
+          dns.tsig_secret, environment.getenv ? environment.getenv : [](const char* variable) {
+            return static_cast<const char*>(std::getenv(variable));
+          });
+      key = std::move(tsig);
+    }
+    try {
+      dns::check_update_access(server, zone, key, kUpdateProbeTimeout);
+    } catch (const Error& error) {
+      if (error.kind() == ErrorKind::interrupted) throw;
+      return failed("dns-update", error.kind() == ErrorKind::challenge ? "rejected" : "error", error.what(), error.hint());
+    }
+    return CheckResult{"dns-update", true, false, "valid",
+                       fmt::format("{} accepts updates for zone {} {}", server.to_string(), zone,
+                                   key ? "signed with key " + dns_name(key->name) : std::string("without a key")),
+                       ""};
   });
 }
 
@@ -306,6 +349,7 @@ VerifyReport run_checks(const store::DomainRecord& record, const challenge::Sett
   VerifyReport report;
   report.domain = record.name;
   bool require_ownership = environment.require_ownership || record.verification.require_ownership;
+  std::set<std::string> update_zones;  // zones whose dns-update check has run
   for (const auto& name : record.names) {
     NameReport checks{name, effective.type_for(name), {}};
     if (checks.challenge_type == "http-01") {
@@ -313,6 +357,20 @@ VerifyReport run_checks(const store::DomainRecord& record, const challenge::Sett
       if (checks.checks.back().ok && http_solver) checks.checks.push_back(http01_check(name, effective, environment, http_solver));
     } else {
       checks.checks.push_back(dns01_check(name, effective.dns, resolver));
+      // Once per zone: the first name whose record lies there reports whether the server takes
+      // the key. Only after dns-01 holds: with a delegation still missing, the zone is not yet
+      // the one the solver will write to.
+      if (checks.checks.back().ok && effective.dns.provider() == "rfc2136") {
+        std::optional<CheckResult> update;
+        try {
+          std::string zone = update_zone(name, effective.dns, resolver);
+          if (update_zones.insert(zone).second) update = dns_update_check(zone, effective.dns, environment);
+        } catch (const Error& error) {
+          if (error.kind() == ErrorKind::interrupted) throw;
+          update = failed("dns-update", "no-zone", error.what(), error.hint());
+        }
+        if (update) checks.checks.push_back(std::move(*update));
+      }
     }
     checks.checks.push_back(caa_check(name, environment));
     if (require_ownership) checks.checks.push_back(ownership_check(name, record.verification, resolver));
