@@ -16,20 +16,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "temp_dir.hpp"
+
 using namespace certcli;
 using namespace certcli::challenge;
 namespace fs = std::filesystem;
 
 namespace {
 
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    std::string templ = (fs::temp_directory_path() / "certcli-dns01-XXXXXX").string();
-    path = ::mkdtemp(templ.data());
-  }
-  ~TempDir() { fs::remove_all(path); }
-};
+using certcli::testing::TempDir;
 
 // A loopback UDP port nobody listens on: every question sent there fails at once (or times out).
 int closed_port() {

@@ -27,6 +27,8 @@
 #include <thread>
 #include <vector>
 
+#include "temp_dir.hpp"
+
 using certcli::Error;
 using certcli::ErrorKind;
 using namespace certcli::challenge;
@@ -174,18 +176,7 @@ PreflightResult run(Solver& solver, int port, const AddressLookup& lookup = {}) 
 
 std::string base_url(int port) { return "http://" + kName + ":" + std::to_string(port); }
 
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    std::string pattern = (fs::temp_directory_path() / "certcli-preflight-XXXXXX").string();
-    REQUIRE(::mkdtemp(pattern.data()) != nullptr);
-    path = pattern;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-};
+using certcli::testing::TempDir;
 
 }  // namespace
 

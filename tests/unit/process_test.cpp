@@ -9,19 +9,14 @@
 
 #include <unistd.h>
 
+#include "temp_dir.hpp"
+
 using namespace certcli;
 namespace fs = std::filesystem;
 
 namespace {
 
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    std::string templ = (fs::temp_directory_path() / "certcli-process-XXXXXX").string();
-    path = ::mkdtemp(templ.data());
-  }
-  ~TempDir() { fs::remove_all(path); }
-};
+using certcli::testing::TempDir;
 
 process::Command shell(const std::string& script, std::vector<std::string> args = {}) {
   process::Command command;

@@ -8,6 +8,8 @@
 
 #include <unistd.h>
 
+#include "temp_dir.hpp"
+
 using namespace certcli;
 using namespace std::chrono_literals;
 
@@ -15,15 +17,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    path = fs::temp_directory_path() / ("certcli-renew-test-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
-    fs::create_directories(path);
-  }
-  ~TempDir() { fs::remove_all(path); }
-  static inline int counter = 0;
-};
+using certcli::testing::TempDir;
 
 class TestClock final : public Clock {
  public:

@@ -12,19 +12,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "temp_dir.hpp"
+
 using namespace certcli;
 namespace fs = std::filesystem;
 
 namespace {
 
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    std::string templ = (fs::temp_directory_path() / "certcli-test-XXXXXX").string();
-    path = ::mkdtemp(templ.data());
-  }
-  ~TempDir() { fs::remove_all(path); }
-};
+using certcli::testing::TempDir;
 
 unsigned mode_of(const fs::path& p) {
   struct stat st {};
@@ -228,4 +223,56 @@ TEST_CASE("one domain's lock does not wait for another's, and a lock wait ends o
   int status = 0;
   ::waitpid(child, &status, 0);
   CHECK(WEXITSTATUS(status) == 0);
+}
+
+TEST_CASE("covered names survive a save and load") {
+  TempDir dir;
+  auto store = store::open_file_store(dir.path / "home");
+  store::DomainRecord saved = sample_record();
+  saved.covered_names = {"example.com", "www.example.com"};
+  store->save_domain(saved);
+  CHECK(store->load_domain("example.com")->covered_names == saved.covered_names);
+}
+
+TEST_CASE("list_archive gives the versions oldest first and marks the live one") {
+  TempDir dir;
+  auto store = store::open_file_store(dir.path / "home");
+  store->save_domain(sample_record());
+  CHECK(store->list_archive("example.com").empty());
+  store->install_certificate("example.com", "20260101T000000Z", {"one", "", "one", "k"});
+  store->install_certificate("example.com", "20260101T000000Z", {"two", "", "two", "k"});  // same second: -2
+  store->install_certificate("example.com", "20260102T000000Z", {"three", "", "three", "k"});
+  auto versions = store->list_archive("example.com");
+  REQUIRE(versions.size() == 3);
+  CHECK(versions[0].version == "20260101T000000Z");
+  CHECK(versions[1].version == "20260101T000000Z-2");
+  CHECK(versions[1].certificate == "two");
+  CHECK_FALSE(versions[1].live);
+  CHECK(versions[2].live);
+}
+
+TEST_CASE("removed copies are told apart from a longer name's and restored newest first") {
+  TempDir dir;
+  auto store = store::open_file_store(dir.path / "home");
+  store::DomainRecord longer = sample_record();
+  longer.name = "example.com.example.net";
+  longer.names = {longer.name};
+  store->save_domain(longer);
+  store->remove_domain(longer.name, "20260101T000000Z");
+  CHECK_FALSE(store->newest_removed("example.com"));
+  store->save_domain(sample_record());
+  store->remove_domain("example.com", "20260101T000000Z");
+  store::DomainRecord newer = sample_record();
+  newer.key_type = "rsa2048";
+  store->save_domain(newer);
+  store->remove_domain("example.com", "20260201T000000Z");
+  auto removed = store->newest_removed("example.com");
+  REQUIRE(removed);
+  CHECK(removed->stamp == "20260201T000000Z");
+  REQUIRE(removed->record);
+  CHECK(removed->record->key_type == "rsa2048");
+  CHECK(fs::path(store->restore_domain("example.com")).filename() == "example.com.20260201T000000Z");
+  CHECK(store->load_domain("example.com")->key_type == "rsa2048");
+  CHECK_THROWS_AS(store->restore_domain("example.com"), Error);  // managed again
+  CHECK(store->newest_removed("example.com")->stamp == "20260101T000000Z");
 }
