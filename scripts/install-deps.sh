@@ -16,6 +16,8 @@ PACKAGES=(
   ca-certificates openssl curl libssl-dev libcurl4-openssl-dev
   # DNS (dns-01 propagation checks)
   libldns-dev
+  # names: IDNA 2008 conversion of internationalized names, the public suffix list
+  libidn2-dev libpsl-dev
   # header/library deps
   libtomlplusplus-dev libfmt-dev libcli11-dev nlohmann-json3-dev
   # tests: unit framework, local ACME CA (pebble + pebble-challtestsrv), harness helpers
