@@ -24,6 +24,7 @@ enum class ErrorKind {
   hook_failed,  // a deploy hook failed; the new certificate is in place
   preflight,    // a check before ordering failed (DNS, HTTP reachability, CAA, ownership); the CA was not asked
   interrupted,  // SIGINT or SIGTERM asked certcli to stop
+  timed_out,    // `wait`: the domain was neither ready nor failed within --timeout
 };
 
 class Error : public std::runtime_error {

@@ -63,14 +63,56 @@ struct AddDomainRequest {
 };
 struct AddDomainResult {
   store::DomainRecord record;
-  bool created = false;  // false when the same entry existed already (adding is idempotent)
+  bool created = false;  // false when the domain existed already (adding is idempotent)
+  // An existing domain gained these names; they are not covered until the next certificate.
+  std::vector<std::string> added_names;
+  // The name was removed while its certificate was still valid for the same names: the removed
+  // copy came back as ready from here, and no order is needed.
+  std::string restored_from;
 };
+// On an existing domain, adds the names it lacks (removing names is a separate act) and
+// changes nothing else; challenge options that differ from the stored ones are refused in
+// favour of set_domain. Logs domain.added, domain.changed or domain.restored.
 AddDomainResult add_domain(store::Store& store, const Clock& clock, const AddDomainRequest& request);
 
 // Takes a domain out of certcli's care. Its files are moved under removed/, not deleted, and
 // a certificate that is live stays valid at the CA (revoke is a separate, deliberate act).
 // Returns where the files went.
 std::string remove_domain(store::Store& store, const Clock& clock, const std::string& name);
+
+struct RestoreResult {
+  store::DomainRecord record;
+  std::string restored_from;  // the removed/ directory
+};
+// Brings the newest removed copy of `name` back as it was. Throws Error{invalid_input} when
+// the name is managed again, Error{not_found} when nothing of that name was removed.
+RestoreResult restore_domain(store::Store& store, const Clock& clock, const std::string& name);
+
+// Deletes the domain's files and every removed copy of it for good; the caller has asked the
+// user first. Throws Error{not_found} when there is neither. Returns what was deleted.
+std::vector<std::string> purge_domain(store::Store& store, const Clock& clock, const std::string& name);
+
+struct SetDomainRequest {
+  std::string name;
+  std::optional<std::string> key_type;           // used from the next certificate on
+  // The parts given (http-01, dns-01) replace the domain's; the other part stays.
+  std::optional<challenge::Settings> challenge;
+  challenge::Settings default_challenge;          // config.toml's, to check wildcard names
+  std::optional<int> buffer_days;                 // 0: back to config.toml's or the lifetime rule
+  std::optional<std::string> deploy_hook;         // "": none of its own
+};
+struct DomainChange {
+  std::string setting;  // "key_type", "challenge", "buffer_days", "deploy_hook"
+  std::string before;   // for people; never a secret (a deploy hook is not repeated)
+  std::string after;
+};
+struct SetDomainResult {
+  store::DomainRecord record;
+  std::vector<DomainChange> changes;  // empty: everything was as asked already, nothing written
+};
+// Checks the new settings as add_domain does, then changes them under the domain's lock and
+// logs domain.changed with what changed.
+SetDomainResult set_domain(store::Store& store, const Clock& clock, const SetDomainRequest& request);
 
 struct IssueRequest {
   std::string name;
@@ -210,9 +252,30 @@ struct DomainStatus {
   std::string live_location;
   // Status says issuing but no certcli is running: the run was killed; `issue` resumes it.
   bool interrupted = false;
+  // Names of the record the live certificate does not cover (added since it was issued).
+  std::vector<std::string> uncovered_names;
 };
 // One domain (normalized name) or all when `name` is empty. Throws Error{not_found}.
 std::vector<DomainStatus> domain_status(const store::Store& store, const std::string& name);
+
+struct NameDetail {
+  std::string name;
+  std::optional<bool> covered;           // by the live certificate; absent when there is none
+  std::optional<store::NameCheck> check;  // what the last verify found for it
+};
+struct ArchiveVersion {
+  std::string version;  // archive/<version>
+  bool live = false;
+  std::optional<crypto::CertificateInfo> certificate;
+  std::string error;  // why the certificate could not be read
+};
+// `domain show`: the status, each name with its coverage and DNS status, and the archive.
+struct DomainDetails {
+  DomainStatus status;
+  std::vector<NameDetail> names;
+  std::vector<ArchiveVersion> archive;  // oldest first
+};
+DomainDetails domain_details(const store::Store& store, const std::string& name);
 
 // Normalizes a name the user typed and loads its record, or throws Error{not_found} with the
 // `certcli domain add` command that fixes it.

@@ -23,7 +23,14 @@ struct DueDecision {
   std::optional<TimePoint> due_at;   // when it becomes due (or became due)
 };
 
-// In this order (README "Renewal"): the point chosen inside the CA's ARI window when the record
+// The names of `names` that no name of `certificate_names` covers (certcli::covers: a wildcard
+// covers one label, never its apex), in their order.
+std::vector<std::string> names_not_covered(const std::vector<std::string>& names,
+                                           const std::vector<std::string>& certificate_names);
+
+// In this order (README "Renewal"): at once when the record holds names its live certificate
+// does not cover (domain add --san on an existing domain; record.covered_names, kept at
+// install, so nothing is parsed); the point chosen inside the CA's ARI window when the record
 // holds one; else fewer than buffer_days left when set; else less than a third of the lifetime
 // left, or less than half of it for a certificate valid under ten days. A record without a
 // certificate is due at once. Reads only the record: no certificate is parsed.

@@ -88,6 +88,9 @@ struct DomainRecord {
   std::string directory_url;  // the CA the last issuance used
   std::string order_url;      // the in-flight order, kept so a crashed run resumes it
   std::string live_version;   // archive/<version> the live certificate is
+  // The names the live certificate holds (its SANs), kept at install so that renewal can tell
+  // names added since then without parsing the certificate. Empty in records from before it.
+  std::vector<std::string> covered_names;
   std::string serial;
   std::string fingerprint;
 
@@ -115,6 +118,21 @@ struct CertificateFiles {
   std::string chain;        // issuers
   std::string fullchain;    // leaf + issuers
   std::string private_key;
+};
+
+// One entry of a domain's archive/ (the PEM text; the store does not parse certificates).
+struct ArchivedCertificate {
+  std::string version;      // archive/<version>
+  std::string certificate;  // the leaf, PEM
+  bool live = false;        // live/ points at it
+};
+
+// A domain's files as `remove` left them under removed/<name>.<stamp>/.
+struct RemovedDomain {
+  std::string location;                 // the directory
+  std::string stamp;                    // when it was removed (compact UTC, maybe "-2")
+  std::optional<DomainRecord> record;   // absent when the copy holds no readable domain.toml
+  std::optional<std::string> live_certificate;  // its live leaf certificate, PEM
 };
 
 // Held while a command changes state; a second certcli waits for it or gives up with the
@@ -146,6 +164,18 @@ class Store {
   // Moves the domain's record, keys and certificates aside (removed/<name>.<stamp>/), never
   // deleting them; returns where they went.
   virtual std::string remove_domain(const std::string& name, const std::string& stamp) = 0;
+  // The newest copy `remove_domain` left of `name`, if any.
+  virtual std::optional<RemovedDomain> newest_removed(const std::string& name) const = 0;
+  // Moves the newest removed copy back, its record last, so that an interrupted restore can be
+  // run again. Throws Error{not_found} when nothing was removed and Error{invalid_input} when
+  // the name has a record again. Returns where the files came from. Hold the domain's lock.
+  virtual std::string restore_domain(const std::string& name) = 0;
+  // Deletes for good the domain's files and every removed copy of it; returns what was deleted
+  // (empty when there was nothing). The domain is first moved aside, so that a crash midway
+  // never leaves a half-deleted domain in place.
+  virtual std::vector<std::string> purge_domain(const std::string& name, const std::string& stamp) = 0;
+  // The versions under archive/, oldest first.
+  virtual std::vector<ArchivedCertificate> list_archive(const std::string& name) const = 0;
 
   virtual std::optional<AccountRecord> load_account(const std::string& ca_id) const = 0;
   virtual std::optional<std::string> load_account_key(const std::string& ca_id) const = 0;
@@ -164,11 +194,21 @@ class Store {
                                           const CertificateFiles& files) = 0;
   virtual std::optional<CertificateFiles> load_live_certificate(const std::string& name) const = 0;
 
-  // Appends one JSON object to the activity log. Never pass secrets.
+  // Appends one JSON object to the activity log, stamped with the acting uid and command.
+  // Never pass secrets.
   virtual void append_activity(const nlohmann::json& event) = 0;
+  // The certcli subcommand ("issue", "domain add") every activity event is stamped with; set
+  // once by the CLI.
+  void set_activity_command(std::string command) { activity_command_ = std::move(command); }
 
   // Where the live files of `name` are, for the user to point a web server at.
   virtual std::string live_location(const std::string& name) const = 0;
+
+ protected:
+  const std::string& activity_command() const { return activity_command_; }
+
+ private:
+  std::string activity_command_;
 };
 
 // $CERTCLI_HOME, else /var/lib/certcli for root, else ${XDG_STATE_HOME:-~/.local/state}/certcli.

@@ -12,6 +12,7 @@
 #include <certcli/store.hpp>
 
 #include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
 
 #include <filesystem>
 #include <memory>
@@ -30,6 +31,8 @@ struct GlobalOptions {
   std::string dns_resolver;  // --dns-resolver / $CERTCLI_DNS_RESOLVER
   // Set by a subcommand's --json: results and errors go to stdout as JSON.
   bool json = false;
+  // The subcommand being run ("issue", "domain add"), stamped on every activity-log event.
+  std::string command;
 };
 
 // What a subcommand needs from the outside world; built lazily so `--help` touches nothing.
@@ -104,6 +107,12 @@ void register_status_command(CLI::App& app, Context& context);
 void register_renew_commands(CLI::App& app, Context& context);
 void register_config_command(CLI::App& app, Context& context);
 void register_verify_command(CLI::App& app, Context& context);
+void register_wait_command(CLI::App& app, Context& context);
+void register_activity_command(CLI::App& app, Context& context);
+
+// "90", "90s", "30m", "2h", "1d" -> seconds (durations.cpp); throws Error{usage} naming the option.
+std::chrono::seconds parse_duration(const std::string& text, const char* option,
+                                    std::chrono::seconds max = std::chrono::days{7});
 
 int exit_code_for(ErrorKind kind);
 // The short name of a kind in JSON error output ("not_found").
@@ -113,5 +122,8 @@ std::string exit_code_table();
 
 // "2027-02-23 16:40 UTC (in 89 days)" — for people; JSON gets RFC 3339.
 std::string describe_time(TimePoint t, TimePoint now);
+
+// A domain as JSON (`status --json`, and `domain show --json`, which adds to it).
+nlohmann::json domain_json(const lifecycle::DomainStatus& status, TimePoint now);
 
 }  // namespace certcli::cli

@@ -9,19 +9,6 @@
 namespace certcli::cli {
 namespace {
 
-// "90", "90s", "30m", "2h", "1d" -> seconds; throws Error{usage} naming the option.
-std::chrono::seconds parse_duration(const std::string& text, const char* option) {
-  long long value = 0;
-  const char* end = text.data() + text.size();
-  auto [rest, ec] = std::from_chars(text.data(), end, value);
-  std::string_view unit(rest, static_cast<size_t>(end - rest));
-  long long factor = unit.empty() || unit == "s" ? 1 : unit == "m" ? 60 : unit == "h" ? 3600 : unit == "d" ? 86400 : 0;
-  if (ec != std::errc() || factor == 0 || value < 0 || value > 7 * 86400 / factor)
-    throw Error(ErrorKind::usage, fmt::format("{} '{}' is not a duration", option, text),
-                "write seconds, or a number with s, m, h or d (at most 7 days): 90, 30m, 2h");
-  return std::chrono::seconds{value * factor};
-}
-
 // `with_challenges`: renew needs the solvers' settings and environment; check does not (and so
 // reads no resolver configuration).
 lifecycle::RenewSettings settings_from(Context& context, bool with_challenges) {

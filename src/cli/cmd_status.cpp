@@ -1,6 +1,8 @@
 // certcli status [NAME] [--json]
 #include "cli/cli.hpp"
 
+#include <certcli/names.hpp>
+
 #include <fmt/chrono.h>
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -28,7 +30,10 @@ std::string describe_verification(const store::DomainRecord& r) {
   return fmt::format("{} ({:%Y-%m-%d %H:%M} UTC)", v.verified ? "yes" : "no", *v.checked_at);
 }
 
-nlohmann::json to_json(const lifecycle::DomainStatus& status, TimePoint now) {
+}  // namespace
+
+// The one JSON shape of a domain; `domain show --json` adds to it.
+nlohmann::json domain_json(const lifecycle::DomainStatus& status, TimePoint now) {
   const auto& r = status.record;
   nlohmann::json out = {{"domain", r.name},
                         {"names", r.names},
@@ -50,6 +55,7 @@ nlohmann::json to_json(const lifecycle::DomainStatus& status, TimePoint now) {
   out["order_url"] = r.order_url.empty() ? nlohmann::json() : nlohmann::json(r.order_url);
   out["interrupted"] = status.interrupted;
   out["verification"] = verification_json(r.verification);
+  out["names_not_covered"] = status.uncovered_names;
   if (status.live) {
     out["certificate"] = {{"serial", status.live->serial_hex},
                           {"names", status.live->sans},
@@ -66,9 +72,11 @@ nlohmann::json to_json(const lifecycle::DomainStatus& status, TimePoint now) {
   return out;
 }
 
+namespace {
+
 void print_detail(const lifecycle::DomainStatus& status, TimePoint now) {
   const auto& r = status.record;
-  fmt::print("{}\n", r.name);
+  fmt::print("{}\n", display_name(r.name));
   fmt::print("  status:   {}{}{}\n", store::to_string(r.status),
              // The phase says where an unfinished or failed run stopped; for ready it is noise.
              r.phase == store::IssuePhase::none || r.status == store::CertificateStatus::ready
@@ -78,7 +86,12 @@ void print_detail(const lifecycle::DomainStatus& status, TimePoint now) {
   // A failed renewal must not read as "no certificate": the installed one still serves.
   if (r.status != store::CertificateStatus::ready && status.live && now < status.live->not_after)
     fmt::print("  serving:  the installed certificate is still valid until {}\n", format_rfc3339(status.live->not_after));
-  fmt::print("  names:    {}\n", fmt::join(r.names, ", "));
+  std::vector<std::string> shown_names;
+  for (const auto& n : r.names) shown_names.push_back(display_name(n));
+  fmt::print("  names:    {}\n", fmt::join(shown_names, ", "));
+  if (!status.uncovered_names.empty())
+    fmt::print("  names not covered: {} (added since the certificate was issued; `certcli renew {}` orders one with them)\n",
+               fmt::join(status.uncovered_names, ", "), r.name);
   fmt::print("  verified: {}\n", describe_verification(r));
   for (const auto& n : r.verification.names)
     if (!n.dns_status.empty())
@@ -114,7 +127,7 @@ void register_status_command(CLI::App& app, Context& context) {
     TimePoint now = context.clock().now();
     if (context.options().json) {
       nlohmann::json out = nlohmann::json::array();
-      for (const auto& s : statuses) out.push_back(to_json(s, now));
+      for (const auto& s : statuses) out.push_back(domain_json(s, now));
       fmt::print("{}\n", (args->name.empty() ? out : out.front()).dump(2));
       return;
     }
@@ -128,7 +141,7 @@ void register_status_command(CLI::App& app, Context& context) {
     }
     fmt::print("{:<40} {:<11} {}\n", "DOMAIN", "STATUS", "EXPIRES");
     for (const auto& s : statuses)
-      fmt::print("{:<40} {:<11} {}\n", s.record.name,
+      fmt::print("{:<40} {:<11} {}\n", display_name(s.record.name),
                  s.interrupted ? "interrupted" : store::to_string(s.record.status),
                  s.live ? describe_time(s.live->not_after, now) : "-");
   });

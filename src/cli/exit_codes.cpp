@@ -29,6 +29,8 @@ constexpr Row kTable[] = {
     {ErrorKind::hook_failed, 12, "hook_failed", "a deploy hook failed; the new certificate is installed"},
     {ErrorKind::preflight, 13, "preflight",
      "a check before ordering failed (DNS, HTTP reachability, CAA, ownership); fix what it names (see certcli verify)"},
+    {ErrorKind::timed_out, 14, "timed_out",
+     "wait: the domain was neither ready nor failed within --timeout (it may still be issuing)"},
     // 128 + SIGINT, as shells report a command stopped by Ctrl-C.
     {ErrorKind::interrupted, 130, "interrupted", "interrupted by SIGINT or SIGTERM; run it again to resume"},
 };

@@ -24,7 +24,10 @@ std::filesystem::path Context::home() const {
 }
 
 store::Store& Context::store() {
-  if (!store_) store_ = store::open_file_store(home(), &clock());
+  if (!store_) {
+    store_ = store::open_file_store(home(), &clock());
+    store_->set_activity_command(options_.command);
+  }
   return *store_;
 }
 
@@ -309,6 +312,15 @@ int run(int argc, char** argv, GlobalOptions& options) {
   register_renew_commands(app, context);
   register_config_command(app, context);
   register_verify_command(app, context);
+  register_wait_command(app, context);
+  register_activity_command(app, context);
+  // Before any subcommand runs: the command ("domain add") every activity event is stamped with.
+  app.parse_complete_callback([&app, &options] {
+    for (CLI::App* at = &app; !at->get_subcommands().empty();) {
+      at = at->get_subcommands().front();
+      options.command += (options.command.empty() ? "" : " ") + at->get_name();
+    }
+  });
   // Set after the subcommands exist, so that only the top-level help carries it.
   app.footer(exit_code_table() +
              "\nState lives in --home, else $CERTCLI_HOME, else /var/lib/certcli for root, else\n"

@@ -31,6 +31,7 @@ crypto::CertificateInfo install(store::Store& store, const Clock& clock, store::
   std::string version = store.install_certificate(record.name, format_compact_utc(now), files);
 
   record.live_version = version;
+  record.covered_names = info.sans;
   record.serial = info.serial_hex;
   record.fingerprint = info.sha256_fingerprint;
   record.issued_at = now;

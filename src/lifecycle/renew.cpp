@@ -46,6 +46,16 @@ class DryRunStore final : public store::Store {
   std::string remove_domain(const std::string&, const std::string&) override {
     throw Error(ErrorKind::internal, "a dry run removed a domain");
   }
+  std::optional<store::RemovedDomain> newest_removed(const std::string& name) const override {
+    return real_.newest_removed(name);
+  }
+  std::string restore_domain(const std::string&) override { throw Error(ErrorKind::internal, "a dry run restored a domain"); }
+  std::vector<std::string> purge_domain(const std::string&, const std::string&) override {
+    throw Error(ErrorKind::internal, "a dry run purged a domain");
+  }
+  std::vector<store::ArchivedCertificate> list_archive(const std::string& name) const override {
+    return real_.list_archive(name);
+  }
   std::optional<store::AccountRecord> load_account(const std::string& ca_id) const override { return real_.load_account(ca_id); }
   std::optional<std::string> load_account_key(const std::string& ca_id) const override { return real_.load_account_key(ca_id); }
   void save_account(const std::string& ca_id, const store::AccountRecord& record, const std::string& key_pem) override {

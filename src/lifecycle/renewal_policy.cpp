@@ -1,5 +1,6 @@
 // Renewal policy. See include/certcli/renewal.hpp; the README's "Renewal" section states the
 // same rules for operators.
+#include <certcli/names.hpp>
 #include <certcli/renewal.hpp>
 
 #include <fmt/format.h>
@@ -18,8 +19,23 @@ int days_left(TimePoint expires_at, TimePoint now) {
   return static_cast<int>(floor<Days>(expires_at - now).count());
 }
 
+std::vector<std::string> names_not_covered(const std::vector<std::string>& names,
+                                           const std::vector<std::string>& certificate_names) {
+  std::vector<std::string> missing;
+  for (const auto& name : names)
+    if (std::none_of(certificate_names.begin(), certificate_names.end(),
+                     [&](const std::string& held) { return covers(held, name); }))
+      missing.push_back(name);
+  return missing;
+}
+
 DueDecision renewal_due(const store::DomainRecord& record, TimePoint now, const Policy& policy) {
   if (!record.expires_at) return {true, "there is no certificate yet", now};
+  // Records from before covered_names was kept say nothing about coverage: not a reason then.
+  if (!record.covered_names.empty()) {
+    std::vector<std::string> missing = names_not_covered(record.names, record.covered_names);
+    if (!missing.empty()) return {true, fmt::format("names not covered: {}", fmt::join(missing, ", ")), now};
+  }
   const TimePoint expires = *record.expires_at;
   if (record.renewal.ari_renew_at) {
     TimePoint at = *record.renewal.ari_renew_at;

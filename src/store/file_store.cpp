@@ -69,6 +69,35 @@ bool state_file_exists(const fs::path& path) {
   throw unreadable_state(path.parent_path(), errno);
 }
 
+// "20260101T000000Z", optionally with "-N" (a second one in the same second).
+bool is_stamp(const std::string& text) {
+  auto digits = [&](size_t from, size_t count) {
+    return text.size() >= from + count &&
+           std::all_of(text.begin() + from, text.begin() + from + count, [](char c) { return c >= '0' && c <= '9'; });
+  };
+  if (!(digits(0, 8) && text.size() >= 16 && text[8] == 'T' && digits(9, 6) && text[15] == 'Z')) return false;
+  if (text.size() == 16) return true;
+  return text[16] == '-' && text.size() > 17 && text.size() <= 22 && digits(17, text.size() - 17);
+}
+
+// Archive versions and removal stamps sort by time, then by their "-N" suffix as a number.
+std::pair<std::string, int> version_order(const std::string& version) {
+  size_t dash = version.rfind('-');
+  if (dash == std::string::npos || dash + 1 >= version.size() ||
+      !std::all_of(version.begin() + dash + 1, version.end(), [](char c) { return c >= '0' && c <= '9'; }) ||
+      version.size() - dash > 7)
+    return {version, 1};
+  return {version.substr(0, dash), std::stoi(version.substr(dash + 1))};
+}
+
+void fsync_directory(const fs::path& dir) {
+  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd >= 0) {
+    ::fsync(fd);
+    ::close(fd);
+  }
+}
+
 class FileLock final : public Lock {
  public:
   explicit FileLock(int fd) : fd_(fd) {}
@@ -148,6 +177,101 @@ class FileStore final : public Store {
       throw Error(ErrorKind::state, fmt::format("cannot move {} to {}: {}", from.string(), to.string(), std::strerror(errno)),
                   "check that the state directory is writable by this user (see --home)", from.string());
     return to.string();
+  }
+
+  std::optional<RemovedDomain> newest_removed(const std::string& name) const override {
+    check_home_readable();
+    std::vector<fs::path> copies = removed_copies(name);
+    if (copies.empty()) return std::nullopt;
+    const fs::path& dir = copies.back();
+    RemovedDomain removed;
+    removed.location = dir.string();
+    removed.stamp = dir.filename().string().substr(checked_domain_dir(name).size() + 1);
+    fs::path record = dir / "domain.toml";
+    try {
+      if (state_file_exists(record))
+        removed.record = domain_from_toml(parse_toml(read_file(record), record.string()), record.string());
+      if (state_file_exists(dir / "live" / "cert.pem")) removed.live_certificate = read_file(dir / "live" / "cert.pem");
+    } catch (const Error&) {
+      // A damaged copy is only a copy: it cannot be restored, and it never blocks adding anew.
+      removed.record.reset();
+      removed.live_certificate.reset();
+    }
+    return removed;
+  }
+
+  std::string restore_domain(const std::string& name) override {
+    fs::path to = domain_dir(name);
+    if (state_file_exists(to / "domain.toml"))
+      throw Error(ErrorKind::invalid_input, fmt::format("{} is managed again: it has a record of its own", name),
+                  "remove it first, or keep it; the removed copy stays where it is", (to / "domain.toml").string());
+    std::vector<fs::path> copies = removed_copies(name);
+    if (copies.empty())
+      throw Error(ErrorKind::not_found, fmt::format("{} was never removed: there is nothing to restore", name),
+                  "see the names that can be restored under removed/ in the state directory", name);
+    const fs::path from = copies.back();
+    if (!state_file_exists(from / "domain.toml"))
+      throw Error(ErrorKind::state, fmt::format("{} holds no domain.toml, so it cannot be restored", from.string()),
+                  "add the domain anew; the files there are left alone", from.string());
+    ensure_private_directory(to);
+    // Entry by entry into the existing directory (it holds the domain's lock file), the record
+    // last: until it moves, the domain does not exist, and running restore again finishes the job.
+    std::error_code ec;
+    std::vector<fs::path> entries;
+    for (const auto& entry : fs::directory_iterator(from, ec)) {
+      std::string file = entry.path().filename().string();
+      if (file != "domain.toml" && file != ".lock") entries.push_back(entry.path());
+    }
+    if (ec) throw unreadable_state(from, ec.value());
+    entries.push_back(from / "domain.toml");
+    for (const auto& entry : entries) {
+      fs::path target = to / entry.filename();
+      if (::rename(entry.c_str(), target.c_str()) != 0)
+        throw Error(ErrorKind::state,
+                    fmt::format("cannot move {} to {}: {}", entry.string(), target.string(), std::strerror(errno)),
+                    "check that the state directory is writable by this user (see --home)", entry.string());
+    }
+    fsync_directory(to);
+    fs::remove_all(from, ec);  // what is left is the old lock file
+    return from.string();
+  }
+
+  std::vector<std::string> purge_domain(const std::string& name, const std::string& stamp) override {
+    std::vector<std::string> deleted;
+    std::vector<fs::path> doomed = removed_copies(name);
+    for (const auto& copy : doomed) deleted.push_back(copy.string());
+    fs::path dir = domain_dir(name);
+    if (state_file_exists(dir)) {
+      doomed.push_back(remove_domain(name, stamp));
+      deleted.insert(deleted.begin(), dir.string());
+    }
+    for (const fs::path& path : doomed) {
+      std::error_code ec;
+      fs::remove_all(path, ec);
+      if (ec)
+        throw Error(ErrorKind::state, fmt::format("cannot delete {}: {}", path.string(), ec.message()),
+                    "check that the state directory is writable by this user (see --home)", path.string());
+    }
+    return deleted;
+  }
+
+  std::vector<ArchivedCertificate> list_archive(const std::string& name) const override {
+    check_home_readable();
+    std::vector<ArchivedCertificate> versions;
+    fs::path dir = domain_dir(name);
+    if (!state_file_exists(dir / "archive")) return versions;
+    std::error_code ec;
+    const std::string live = fs::read_symlink(dir / "live", ec).filename().string();
+    std::vector<fs::path> paths;
+    for (const auto& entry : fs::directory_iterator(dir / "archive", ec)) paths.push_back(entry.path());
+    if (ec) throw unreadable_state(dir / "archive", ec.value());
+    std::sort(paths.begin(), paths.end(), [](const fs::path& a, const fs::path& b) {
+      return version_order(a.filename().string()) < version_order(b.filename().string());
+    });
+    for (const auto& path : paths)
+      if (state_file_exists(path / "cert.pem"))
+        versions.push_back({path.filename().string(), read_file(path / "cert.pem"), path.filename().string() == live});
+    return versions;
   }
 
   std::optional<AccountRecord> load_account(const std::string& ca_id) const override {
@@ -231,17 +355,61 @@ class FileStore final : public Store {
                             read_file(live / "fullchain.pem"), read_file(live / "key.pem")};
   }
 
+  // Past this size activity.jsonl is renamed to activity.jsonl.<UTC stamp> (kept, never
+  // deleted) and a new one begun, so that no single file grows without bound.
+  static constexpr off_t kActivityRotateBytes = 8 * 1024 * 1024;
+
+  // Defence in depth behind "never pass secrets": a string carrying PEM key material is
+  // replaced, whatever the caller passed.
+  static void redact_key_material(nlohmann::json& value) {
+    if (value.is_string()) {
+      if (value.get_ref<const std::string&>().find("PRIVATE KEY") != std::string::npos) value = "[redacted key material]";
+    } else if (value.is_structured()) {
+      for (auto& item : value) redact_key_material(item);
+    }
+  }
+
   void append_activity(const nlohmann::json& event) override {
     ensure_private_directory(home_);
     fs::path path = home_ / "activity.jsonl";
-    std::string line = event.dump() + "\n";
-    int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
-    bool ok = fd >= 0 && ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size()) && ::fsync(fd) == 0;
-    int err = errno;
-    if (fd >= 0) ::close(fd);
-    if (!ok)
-      throw Error(ErrorKind::state, fmt::format("cannot append to {}: {}", path.string(), std::strerror(err)),
-                  "check that the state directory is writable by this user (see --home)", path.string());
+    nlohmann::json stamped = event;
+    stamped["uid"] = static_cast<long long>(::geteuid());
+    stamped["command"] = activity_command();
+    redact_key_material(stamped);
+    std::string line = stamped.dump() + "\n";
+    auto failed = [&](int err) {
+      return Error(ErrorKind::state, fmt::format("cannot append to {}: {}", path.string(), std::strerror(err)),
+                   "check that the state directory is writable by this user (see --home)", path.string());
+    };
+    // Appenders serialize on flock of the log itself, so that exactly one of them rotates it and
+    // none writes to a file that was just renamed away (then the new one is opened).
+    for (int attempt = 0;; ++attempt) {
+      int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+      if (fd < 0) throw failed(errno);
+      struct stat open_st {}, path_st {};
+      bool ok = ::flock(fd, LOCK_EX) == 0 && ::fstat(fd, &open_st) == 0;
+      if (ok && attempt < 3 && (::stat(path.c_str(), &path_st) != 0 || path_st.st_ino != open_st.st_ino)) {
+        ::close(fd);  // rotated by another certcli meanwhile
+        continue;
+      }
+      if (ok && attempt < 3 && open_st.st_size >= kActivityRotateBytes) {
+        std::string stamp = format_compact_utc(clock_.now());
+        fs::path rotated = home_ / ("activity.jsonl." + stamp);
+        for (int n = 2; state_file_exists(rotated); ++n) rotated = home_ / fmt::format("activity.jsonl.{}-{}", stamp, n);
+        int err = ::rename(path.c_str(), rotated.c_str()) == 0 ? 0 : errno;
+        ::close(fd);
+        if (err != 0)
+          throw Error(ErrorKind::state,
+                      fmt::format("cannot rotate {} to {}: {}", path.string(), rotated.string(), std::strerror(err)),
+                      "check that the state directory is writable by this user (see --home)", path.string());
+        continue;
+      }
+      ok = ok && ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size()) && ::fsync(fd) == 0;
+      int err = errno;
+      ::close(fd);
+      if (!ok) throw failed(err);
+      return;
+    }
   }
 
   std::string live_location(const std::string& name) const override { return (domain_dir(name) / "live").string(); }
@@ -324,6 +492,26 @@ class FileStore final : public Store {
       if (temporary && !it->is_directory(ec)) stale.push_back(it->path());
     }
     for (const auto& path : stale) fs::remove(path, ec);
+  }
+
+  // removed/<name>.<stamp> for this name, oldest first. The stamp is checked, so that the
+  // copies of "example.com" never include those of "example.com.example.net".
+  std::vector<fs::path> removed_copies(const std::string& name) const {
+    std::vector<fs::path> copies;
+    fs::path dir = home_ / "removed";
+    if (!state_file_exists(dir)) return copies;
+    const std::string prefix = checked_domain_dir(name) + ".";
+    std::error_code ec;
+    for (const auto& entry : fs::directory_iterator(dir, ec)) {
+      std::string file = entry.path().filename().string();
+      if (file.starts_with(prefix) && is_stamp(file.substr(prefix.size()))) copies.push_back(entry.path());
+    }
+    if (ec) throw unreadable_state(dir, ec.value());
+    std::sort(copies.begin(), copies.end(), [&](const fs::path& a, const fs::path& b) {
+      return version_order(a.filename().string().substr(prefix.size())) <
+             version_order(b.filename().string().substr(prefix.size()));
+    });
+    return copies;
   }
 
   fs::path domain_dir(const std::string& name) const { return home_ / "domains" / checked_domain_dir(name); }

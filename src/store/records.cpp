@@ -252,6 +252,7 @@ toml::table domain_to_toml(const DomainRecord& r) {
   put_string(cert, "directory_url", r.directory_url);
   put_string(cert, "order_url", r.order_url);
   put_string(cert, "live_version", r.live_version);
+  if (!r.covered_names.empty()) cert.insert("covered_names", to_array(r.covered_names));
   put_string(cert, "serial", r.serial);
   put_string(cert, "fingerprint", r.fingerprint);
   put_time(cert, "not_before", r.not_before);
@@ -306,6 +307,7 @@ DomainRecord domain_from_toml(const toml::table& t, const std::string& source) {
     r.directory_url = string_of(*cert, "directory_url", source);
     r.order_url = string_of(*cert, "order_url", source);
     r.live_version = string_of(*cert, "live_version", source);
+    r.covered_names = strings_of(*cert, "covered_names", source);
     r.serial = string_of(*cert, "serial", source);
     r.fingerprint = string_of(*cert, "fingerprint", source);
     r.not_before = time_of(*cert, "not_before", source);

@@ -85,3 +85,26 @@ TEST_CASE("days left round down and go negative after expiry") {
   CHECK(renewal::days_left(kIssued + 10 * kDay - 1s, kIssued) == 9);
   CHECK(renewal::days_left(kIssued, kIssued + 1s) == -1);
 }
+
+TEST_CASE("a name the live certificate does not cover makes a domain due at once") {
+  auto record = certificate_valid_for(90 * kDay);
+  record.names = {"example.com", "www.example.com"};
+  record.covered_names = {"example.com"};
+  auto decision = renewal::renewal_due(record, kIssued + kDay, {});
+  CHECK(decision.due);
+  CHECK(decision.reason == "names not covered: www.example.com");
+  record.covered_names = {"example.com", "*.example.com"};  // a wildcard covers the new name
+  CHECK_FALSE(renewal::renewal_due(record, kIssued + kDay, {}).due);
+}
+
+TEST_CASE("a record from before covered names were kept is not due for coverage") {
+  auto record = certificate_valid_for(90 * kDay);
+  record.names = {"example.com", "www.example.com"};
+  CHECK_FALSE(renewal::renewal_due(record, kIssued + kDay, {}).due);
+}
+
+TEST_CASE("names_not_covered keeps the record's order and knows a wildcard never covers its apex") {
+  CHECK(renewal::names_not_covered({"b.example.com", "example.com", "a.example.com"}, {"*.example.com"}) ==
+        std::vector<std::string>{"example.com"});
+  CHECK(renewal::names_not_covered({"example.com"}, {}) == std::vector<std::string>{"example.com"});
+}
