@@ -50,6 +50,9 @@ class OrderFlow {
       record_.directory_url = session_.ca().directory_url;
     }
     save_();
+    if (!resumed)
+      log_event(store_, session_clock(), "order.created", record_.name,
+                {{"order", order->url}, {"names", record_.names}, {"ca", session_.ca().directory_url}});
 
     set_phase(IssuePhase::validating);
     validate(*order);
@@ -179,8 +182,12 @@ class OrderFlow {
         solver.present(pending.back().task);
       }
       wait_until_visible(pending);
-      for (const auto& p : pending)
-        if (p.challenge.status == "pending") client_.answer_challenge(p.challenge);
+      for (const auto& p : pending) {
+        if (p.challenge.status != "pending") continue;
+        client_.answer_challenge(p.challenge);
+        log_event(store_, session_clock(), "challenge.answered", record_.name,
+                  {{"identifier", p.task.identifier}, {"type", p.task.type}, {"solver", p.solver->describe()}});
+      }
       if (!pending.empty()) session_clock().sleep_for(kFirstPollDelay);
       for (const auto& p : pending) {
         acme::Authorization authz = client_.wait_for_authorization(p.url);

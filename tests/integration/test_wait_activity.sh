@@ -63,8 +63,9 @@ echo "ok: wait on a failed domain exits with its error's code and shows the erro
 run_expect_fail certcli wait nosuch.certcli.test --timeout 1
 assert_eq 4 "$LAST_STATUS" "wait on a domain never added"
 
-# The activity log after add -> issue -> remove.
+# The activity log after add -> issue -> remove -> restore.
 certcli domain remove waited.certcli.test >/dev/null
+certcli domain restore waited.certcli.test >/dev/null
 run_capture certcli activity --json
 assert_eq 0 "$LAST_STATUS" "activity --json (stderr: $LAST_STDERR)"
 log=$LAST_STDOUT
@@ -76,11 +77,17 @@ def find(event, domain="waited.certcli.test"):
     hits = [e for e in events if e["event"] == event and e.get("domain") == domain]
     assert hits, f"no {event} for {domain} in {json.dumps(events, indent=1)}"
     return hits[0]
-for event, command in [("domain.added", "domain add"), ("issue.started", "issue"),
-                       ("certificate.issued", "issue"), ("domain.removed", "domain remove")]:
+# One line per documented event of the cycle, each exactly once for this domain.
+cycle = [("domain.added", "domain add"), ("issue.started", "issue"), ("order.created", "issue"),
+         ("challenge.answered", "issue"), ("certificate.issued", "issue"), ("domain.removed", "domain remove"),
+         ("domain.restored", "domain restore")]
+for event, command in cycle:
     e = find(event)
     assert e["command"] == command, (event, e)
     assert e["uid"] == uid, (event, e)
+    count = sum(1 for x in events if x["event"] == event and x.get("domain") == "waited.certcli.test")
+    assert count == 1, f"{event} logged {count} times"
+assert "order" in find("order.created") and find("challenge.answered")["type"] == "http-01"
 assert find("issue.failed", "broken.certcli.test")["command"] == "issue"
 assert all("uid" in e and "command" in e for e in events), "an event without uid or command"
 times = [e["time"] for e in events]
@@ -88,7 +95,7 @@ assert times == sorted(times), "not oldest first"
 PY
 assert_not_contains "$log" "PRIVATE KEY"
 if grep -rl "PRIVATE KEY" "$home"/activity.jsonl*; then fail "key material in the activity log"; fi
-echo "ok: activity --json lists add, issue and remove with uid and command, and no key material"
+echo "ok: activity --json lists add, issue (order, challenge, certificate), remove and restore with uid and command, and no key material"
 
 # The table, a filter, a damaged line and a rotated file.
 echo '{"time":"2020-01-01T00:00:00Z","event":"old.rotated","domain":"waited.certcli.test"}' >"$home/activity.jsonl.20200101T000000Z"
