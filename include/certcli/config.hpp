@@ -62,6 +62,9 @@ struct Config {
   // [alerts]
   std::optional<std::string> alert_webhook;  // http(s) URL; a secret: never log or print it
   std::vector<int> alert_days{30, 14, 7};    // each 1..365, no repeats
+  // [keys]
+  std::optional<std::string> key_passphrase;  // the reference as written ($ENV:/$FILE:), never resolved here
+  bool plain_live_key = false;                // live_key = "plain": the current live key stays in clear
 
   // By key ("renewal.buffer_days"): where each key the file sets came from.
   std::map<std::string, Origin> origins;
@@ -73,7 +76,7 @@ struct Config {
 // "challenge.http_listen", "challenge.dns_rfc2136", "challenge.dns_hook", "challenge.tsig_key",
 // "challenge.tsig_secret", "challenge.tsig_algorithm", "dns.resolver",
 // "renewal.buffer_days", "renewal.deploy_hook", "renewal.deploy_hook_timeout", "alerts.webhook",
-// "alerts.days".
+// "alerts.days", "keys.passphrase", "keys.live_key".
 const std::vector<std::string>& known_keys();
 
 // <home>/config.toml

@@ -39,8 +39,11 @@ class PrivateKey {
   // `passphrase`; a wrong one is reported as such.
   static PrivateKey from_pem(std::string_view pem, const std::string& passphrase = {});
 
-  // PKCS#8 PEM; encrypted with AES-256-CBC when a passphrase is given.
+  // PKCS#8 PEM; encrypted (as to_encrypted_pem) when a passphrase is given.
   std::string to_pem(const std::string& passphrase = {}) const;
+  // Encrypted PKCS#8 PEM ("BEGIN ENCRYPTED PRIVATE KEY"): PBES2, AES-256-CBC, the key derived
+  // with scrypt N=2^14, r=8, p=1 (16 MiB, within the 32 MiB OpenSSL allows when decrypting).
+  std::string to_encrypted_pem(const std::string& passphrase) const;
   std::string public_pem() const;
   KeyType type() const;
   EVP_PKEY* get() const { return key_.get(); }
@@ -49,6 +52,14 @@ class PrivateKey {
   explicit PrivateKey(PkeyPtr key) : key_(std::move(key)) {}
   PkeyPtr key_;
 };
+
+// Whether PEM text holds an encrypted private key (PKCS#8 or a legacy Proc-Type header).
+bool is_encrypted_key_pem(std::string_view pem);
+// A private key PEM re-encoded: encrypted with `passphrase`, or in clear when it is empty.
+// `pem` may itself be encrypted with `current`. Throws as from_pem does.
+std::string reencode_key_pem(std::string_view pem, const std::string& current, const std::string& passphrase);
+// Overwrites a secret's bytes (OPENSSL_cleanse, which the compiler may not elide), then empties it.
+void wipe(std::string& secret);
 
 std::string base64url_encode(std::string_view bytes);
 // Throws Error{invalid_input} on characters outside the base64url alphabet.

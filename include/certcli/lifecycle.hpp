@@ -210,6 +210,7 @@ struct RenewOutcome {
   std::optional<HookOutcome> hook;
   std::optional<Error> error;                // failed
   bool locked = false;                       // skipped: another certcli holds the domain's lock
+  bool unreadable = false;                   // failed: its domain.toml cannot be read (`error` names it)
 };
 
 struct RenewReport {
@@ -239,9 +240,11 @@ struct ExpiryReport {
   std::vector<int> alerts_posted;  // thresholds posted by this run
   std::string alert_error;         // the POST failed: tried again on the next run
 };
-// `certcli check`: the expiry alerts alone, with no request to the CA.
+// `certcli check`: the expiry alerts alone, with no request to the CA. With `unreadable`, a
+// domain.toml that cannot be read is put there and the others are checked; without, it throws.
 std::vector<ExpiryReport> check_expiry(store::Store& store, const Clock& clock, net::HttpTransport& webhook_http,
-                                       const AlertSettings& settings);
+                                       const AlertSettings& settings,
+                                       std::vector<store::UnreadableDomain>* unreadable = nullptr);
 // The same for records the caller has just read (renew), so that no record is read twice.
 std::vector<ExpiryReport> check_expiry(store::Store& store, const Clock& clock, net::HttpTransport& webhook_http,
                                        const AlertSettings& settings, const std::vector<store::DomainRecord>& records);
@@ -255,8 +258,11 @@ struct DomainStatus {
   // Names of the record the live certificate does not cover (added since it was issued).
   std::vector<std::string> uncovered_names;
 };
-// One domain (normalized name) or all when `name` is empty. Throws Error{not_found}.
-std::vector<DomainStatus> domain_status(const store::Store& store, const std::string& name);
+// One domain (normalized name) or all when `name` is empty. Throws Error{not_found}. With
+// `unreadable` (all domains only), a domain.toml that cannot be read is put there and the others
+// are listed; without, it throws.
+std::vector<DomainStatus> domain_status(const store::Store& store, const std::string& name,
+                                        std::vector<store::UnreadableDomain>* unreadable = nullptr);
 
 struct NameDetail {
   std::string name;

@@ -6,6 +6,7 @@
 
 #include <certcli/challenge.hpp>
 #include <certcli/clock.hpp>
+#include <certcli/error.hpp>
 #include <certcli/files.hpp>
 
 #include <nlohmann/json.hpp>
@@ -135,6 +136,26 @@ struct RemovedDomain {
   std::optional<std::string> live_certificate;  // its live leaf certificate, PEM
 };
 
+// How the store keeps private keys (README "Encrypted keys").
+struct KeyProtection {
+  std::string passphrase;       // empty: keys are written in clear
+  bool plain_live_key = false;  // keys.live_key = "plain": the current live key stays in clear
+};
+
+// A domain whose domain.toml cannot be read (damaged, hand-edited into something certcli
+// refuses, or not readable by this user): what list_domains_and_damage() reports beside the
+// records it could read.
+struct UnreadableDomain {
+  std::string name;  // the directory's name under domains/
+  std::string file;  // the domain.toml
+  Error error;       // Error{state} naming the file and, when known, the line
+};
+
+struct DomainListing {
+  std::vector<DomainRecord> records;         // every readable record, sorted by name
+  std::vector<UnreadableDomain> unreadable;  // sorted by name
+};
+
 // Held while a command changes state; a second certcli waits for it or gives up with the
 // holder named. Released on destruction (and by the kernel if the process dies).
 class Lock {
@@ -159,8 +180,14 @@ class Store {
   virtual bool is_domain_locked(const std::string& name) const = 0;
 
   virtual std::optional<DomainRecord> load_domain(const std::string& name) const = 0;
+  // Refuses (Error{state}) to replace a domain.toml that exists but cannot be read: a damaged
+  // or hand-edited file stays as it is until the user fixes it.
   virtual void save_domain(const DomainRecord& record) = 0;
+  // Every record; throws on the first domain.toml that cannot be read.
   virtual std::vector<DomainRecord> list_domains() const = 0;
+  // Every record that can be read, and each one that cannot beside them, so that one damaged
+  // file never hides the other domains. Throws only when domains/ itself cannot be read.
+  virtual DomainListing list_domains_and_damage() const { return {list_domains(), {}}; }
   // Moves the domain's record, keys and certificates aside (removed/<name>.<stamp>/), never
   // deleting them; returns where they went.
   virtual std::string remove_domain(const std::string& name, const std::string& stamp) = 0;
@@ -192,6 +219,8 @@ class Store {
   // never overwritten: when `version` is taken, "-2", "-3"... is appended. Returns the version.
   virtual std::string install_certificate(const std::string& name, const std::string& version,
                                           const CertificateFiles& files) = 0;
+  // The key comes in clear, but as stored (maybe encrypted) when the store has no passphrase,
+  // so that reading the certificate never needs one.
   virtual std::optional<CertificateFiles> load_live_certificate(const std::string& name) const = 0;
 
   // Appends one JSON object to the activity log, stamped with the acting uid and command.
@@ -200,6 +229,23 @@ class Store {
   // The certcli subcommand ("issue", "domain add") every activity event is stamped with; set
   // once by the CLI.
   void set_activity_command(std::string command) { activity_command_ = std::move(command); }
+
+  // Every private key the store writes (account, pending, archive, live) is encrypted when it
+  // was opened with a passphrase, and every key it reads is handed out in clear: callers only
+  // ever see plain PEM. A key that cannot be opened throws Error{state} naming the file.
+
+  // Reads only: throws Error{state} naming the file when a key on disk is encrypted and the
+  // store has no passphrase, or the passphrase does not open it. Run before a command that
+  // reads keys changes anything.
+  virtual void check_key_passphrase() const {}
+  // Rewrites every key under the state directory encrypted with the store's passphrase (but the
+  // current live key under live_key = "plain"), or in clear; each file atomically. Every key is
+  // opened first, so a wrong or missing passphrase changes nothing. Returns the files rewritten.
+  // Hold the state lock.
+  virtual std::vector<std::string> convert_keys(bool encrypt) {
+    (void)encrypt;
+    throw Error(ErrorKind::internal, "this store cannot convert its keys");
+  }
 
   // Where the live files of `name` are, for the user to point a web server at.
   virtual std::string live_location(const std::string& name) const = 0;
@@ -216,6 +262,7 @@ fs::path default_home();
 
 // The embedded store: everything under one directory (layout in docs/state.md).
 // Lock waits are measured and slept on `clock` (the system clock when none is given).
-std::unique_ptr<Store> open_file_store(const fs::path& home, Clock* clock = nullptr);
+// Keys are written and read as `keys` says.
+std::unique_ptr<Store> open_file_store(const fs::path& home, Clock* clock = nullptr, KeyProtection keys = {});
 
 }  // namespace certcli::store

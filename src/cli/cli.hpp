@@ -29,6 +29,7 @@ struct GlobalOptions {
   std::string ca_bundle;
   bool verbose = false;
   std::string dns_resolver;  // --dns-resolver / $CERTCLI_DNS_RESOLVER
+  std::string passphrase_file;  // --passphrase-file: the private keys' passphrase
   // Set by a subcommand's --json: results and errors go to stdout as JSON.
   bool json = false;
   // The subcommand being run ("issue", "domain add"), stamped on every activity-log event.
@@ -109,6 +110,14 @@ void register_config_command(CLI::App& app, Context& context);
 void register_verify_command(CLI::App& app, Context& context);
 void register_wait_command(CLI::App& app, Context& context);
 void register_activity_command(CLI::App& app, Context& context);
+void register_keys_command(CLI::App& app, Context& context);
+
+// How the store keeps keys (cmd_keys.cpp): the passphrase from --passphrase-file, else
+// $CERTCLI_PASSPHRASE, else config.toml's keys.passphrase reference; keys.live_key.
+store::KeyProtection key_protection(Context& context);
+// Whether `command` ("issue", "keys encrypt") reads private keys: it checks the passphrase
+// before it changes anything.
+bool command_reads_keys(const std::string& command);
 
 // "90", "90s", "30m", "2h", "1d" -> seconds (durations.cpp); throws Error{usage} naming the option.
 std::chrono::seconds parse_duration(const std::string& text, const char* option,
@@ -125,5 +134,9 @@ std::string describe_time(TimePoint t, TimePoint now);
 
 // A domain as JSON (`status --json`, and `domain show --json`, which adds to it).
 nlohmann::json domain_json(const lifecycle::DomainStatus& status, TimePoint now);
+
+// After a listing (status, domain list, check) has printed the domains it could read: names
+// each domain.toml it could not on stderr, with its line, and makes the command exit 5 (state).
+void report_unreadable_domains(Context& context, const std::vector<store::UnreadableDomain>& unreadable);
 
 }  // namespace certcli::cli

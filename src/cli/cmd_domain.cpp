@@ -215,11 +215,14 @@ void register_domain_commands(CLI::App& app, Context& context) {
 
   CLI::App* list = domain->add_subcommand("list", "List the domains, one per line: name, status, names");
   list->callback([&context] {
-    auto statuses = lifecycle::domain_status(context.store(), "");
-    if (statuses.empty()) fmt::print(stderr, "certcli: no domains yet; add one: certcli domain add example.com\n");
+    std::vector<store::UnreadableDomain> unreadable;
+    auto statuses = lifecycle::domain_status(context.store(), "", &unreadable);
+    if (statuses.empty() && unreadable.empty())
+      fmt::print(stderr, "certcli: no domains yet; add one: certcli domain add example.com\n");
     for (const auto& status : statuses)
       fmt::print("{}\t{}\t{}\n", status.record.name, store::to_string(status.record.status),
                  fmt::join(status.record.names, ","));
+    report_unreadable_domains(context, unreadable);
   });
 
   struct RemoveArgs {

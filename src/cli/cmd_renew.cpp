@@ -54,6 +54,7 @@ std::string describe(const lifecycle::RenewOutcome& outcome, TimePoint now) {
                          outcome.hook ? (outcome.hook->succeeded ? "; deploy hook ok" : "; deploy hook FAILED: " + outcome.hook->detail)
                                       : "");
     case RenewAction::failed:
+      if (outcome.unreadable || !outcome.next_attempt_at) return fmt::format("FAILED: {}", outcome.reason);
       return fmt::format("FAILED: {}; next attempt {}", outcome.reason, describe_time(*outcome.next_attempt_at, now));
     case RenewAction::backed_off:
       return fmt::format("backing off: {}", outcome.reason);
@@ -138,9 +139,16 @@ void register_renew_commands(CLI::App& app, Context& context) {
     std::vector<std::string> failed;
     std::vector<std::string> hooks;
     std::vector<std::string> locked;
+    // A domain.toml that cannot be read comes first, with its file and line: the exit is 5
+    // (state), as status and domain list give, and nothing of it was changed.
+    for (const auto& outcome : report.outcomes)
+      if (outcome.unreadable && outcome.error)
+        context.report_partial_failure(ErrorKind::state,
+                                       fmt::format("{}; not renewed, the other domains were", outcome.error->what()),
+                                       outcome.error->hint());
     for (const auto& outcome : report.outcomes) {
       if (outcome.locked) locked.push_back(outcome.domain);
-      if (outcome.action == lifecycle::RenewAction::failed) failed.push_back(outcome.domain);
+      if (outcome.action == lifecycle::RenewAction::failed && !outcome.unreadable) failed.push_back(outcome.domain);
       if (outcome.hook && !outcome.hook->succeeded) hooks.push_back(outcome.domain + " (" + outcome.hook->detail + ")");
     }
     if (!failed.empty())
@@ -161,8 +169,9 @@ void register_renew_commands(CLI::App& app, Context& context) {
   CLI::App* check = app.add_subcommand("check", "Expiry checks and alerts only, with no request to the CA");
   check->add_flag("--json", context.options().json, "Print one object per domain");
   check->callback([&context] {
+    std::vector<store::UnreadableDomain> unreadable;
     auto reports = lifecycle::check_expiry(context.store(), context.clock(), context.webhook_http(),
-                                           settings_from(context, /*with_challenges=*/false).alerts);
+                                           settings_from(context, /*with_challenges=*/false).alerts, &unreadable);
     std::vector<std::string> problems;
     if (context.options().json) {
       nlohmann::json out = nlohmann::json::array();
@@ -175,12 +184,13 @@ void register_renew_commands(CLI::App& app, Context& context) {
                        {"alert_error", r.alert_error.empty() ? nlohmann::json() : nlohmann::json(r.alert_error)}});
       fmt::print("{}\n", out.dump(2));
     } else {
-      if (reports.empty()) fmt::print("No domains yet. Add one: certcli domain add example.com\n");
+      if (reports.empty() && unreadable.empty()) fmt::print("No domains yet. Add one: certcli domain add example.com\n");
       for (const auto& r : reports)
         fmt::print("{:<40} {:<8} {}{}\n", r.domain, r.status,
                    r.expires_at ? fmt::format("{} days left", r.days_left) : "no certificate",
                    r.alerts_posted.empty() ? "" : fmt::format("; alert sent ({} days)", r.alerts_posted.front()));
     }
+    report_unreadable_domains(context, unreadable);
     for (const auto& r : reports)
       if (!r.alert_error.empty()) problems.push_back(r.domain + ": " + r.alert_error);
     if (!problems.empty())

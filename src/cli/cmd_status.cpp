@@ -114,6 +114,12 @@ void print_detail(const lifecycle::DomainStatus& status, TimePoint now) {
 
 }  // namespace
 
+void report_unreadable_domains(Context& context, const std::vector<store::UnreadableDomain>& unreadable) {
+  for (const auto& damaged : unreadable)
+    context.report_partial_failure(ErrorKind::state, fmt::format("{}; the other domains are shown", damaged.error.what()),
+                                   damaged.error.hint());
+}
+
 void register_status_command(CLI::App& app, Context& context) {
   struct StatusArgs {
     std::string name;
@@ -123,15 +129,17 @@ void register_status_command(CLI::App& app, Context& context) {
   status->add_option("name", args->name, "Only this domain");
   status->add_flag("--json", context.options().json, "Print JSON: an object for one domain, an array for all");
   status->callback([&context, args] {
-    auto statuses = lifecycle::domain_status(context.store(), args->name);
+    std::vector<store::UnreadableDomain> unreadable;
+    auto statuses = lifecycle::domain_status(context.store(), args->name, &unreadable);
     TimePoint now = context.clock().now();
     if (context.options().json) {
       nlohmann::json out = nlohmann::json::array();
       for (const auto& s : statuses) out.push_back(domain_json(s, now));
       fmt::print("{}\n", (args->name.empty() ? out : out.front()).dump(2));
+      report_unreadable_domains(context, unreadable);
       return;
     }
-    if (statuses.empty()) {
+    if (statuses.empty() && unreadable.empty()) {
       fmt::print("No domains yet. Add one: certcli domain add example.com\n");
       return;
     }
@@ -144,6 +152,7 @@ void register_status_command(CLI::App& app, Context& context) {
       fmt::print("{:<40} {:<11} {}\n", display_name(s.record.name),
                  s.interrupted ? "interrupted" : store::to_string(s.record.status),
                  s.live ? describe_time(s.live->not_after, now) : "-");
+    report_unreadable_domains(context, unreadable);
   });
 }
 

@@ -25,8 +25,13 @@ std::filesystem::path Context::home() const {
 
 store::Store& Context::store() {
   if (!store_) {
-    store_ = store::open_file_store(home(), &clock());
+    store::KeyProtection keys = key_protection(*this);
+    bool has_passphrase = !keys.passphrase.empty();
+    store_ = store::open_file_store(home(), &clock(), std::move(keys));
     store_->set_activity_command(options_.command);
+    // A wrong passphrase is an error for any command; a missing one for those that read keys.
+    // Either way before anything is written.
+    if (has_passphrase || command_reads_keys(options_.command)) store_->check_key_passphrase();
   }
   return *store_;
 }
@@ -305,6 +310,9 @@ int run(int argc, char** argv, GlobalOptions& options) {
                  "ADDR[:PORT] of the DNS resolver for every lookup of certcli's own (propagation, preflight, CAA); "
                  "default: config.toml's dns.resolver, else /etc/resolv.conf")
       ->envname("CERTCLI_DNS_RESOLVER");
+  app.add_option("--passphrase-file", options.passphrase_file,
+                 "File holding the passphrase of the private keys (else $CERTCLI_PASSPHRASE, else config.toml's "
+                 "keys.passphrase); with one, every key is stored encrypted");
 
   register_domain_commands(app, context);
   register_issue_command(app, context);
@@ -314,6 +322,7 @@ int run(int argc, char** argv, GlobalOptions& options) {
   register_verify_command(app, context);
   register_wait_command(app, context);
   register_activity_command(app, context);
+  register_keys_command(app, context);
   // Before any subcommand runs: the command ("domain add") every activity event is stamped with.
   app.parse_complete_callback([&app, &options] {
     for (CLI::App* at = &app; !at->get_subcommands().empty();) {

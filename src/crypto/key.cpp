@@ -4,12 +4,25 @@
 #include <openssl/core_names.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
+#include <openssl/pkcs12.h>
+#include <openssl/x509.h>
 
 #include <cstring>
 #include <vector>
 
 namespace certcli::crypto {
 namespace {
+
+// scrypt parameters of every encrypted key: N=2^14, r=8, p=1 costs 16 MiB and tens of
+// milliseconds per derivation; N=2^15 would pass the 32 MiB cap OpenSSL's PKCS#8 decoder sets
+// (the same values `openssl pkcs8 -scrypt` uses).
+constexpr std::uint64_t kScryptN = 1u << 14;
+constexpr std::uint64_t kScryptR = 8;
+constexpr std::uint64_t kScryptP = 1;
+
+using Pkcs8Ptr = std::unique_ptr<PKCS8_PRIV_KEY_INFO, Deleter<PKCS8_PRIV_KEY_INFO_free>>;
+using AlgorPtr = std::unique_ptr<X509_ALGOR, Deleter<X509_ALGOR_free>>;
+using SigPtr = std::unique_ptr<X509_SIG, Deleter<X509_SIG_free>>;
 
 const char* const kSupported = "supported key types are ec256, ec384, rsa2048, rsa3072 and rsa4096";
 
@@ -58,12 +71,21 @@ std::string describe(EVP_PKEY* key) {
   return std::string(name ? name : "unknown") + " " + std::to_string(EVP_PKEY_get_bits(key)) + "-bit";
 }
 
-bool looks_encrypted(std::string_view pem) {
+}  // namespace
+
+bool is_encrypted_key_pem(std::string_view pem) {
   return pem.find("-----BEGIN ENCRYPTED PRIVATE KEY-----") != std::string_view::npos ||
          pem.find("Proc-Type: 4,ENCRYPTED") != std::string_view::npos;
 }
 
-}  // namespace
+std::string reencode_key_pem(std::string_view pem, const std::string& current, const std::string& passphrase) {
+  return PrivateKey::from_pem(pem, current).to_pem(passphrase);
+}
+
+void wipe(std::string& secret) {
+  if (!secret.empty()) OPENSSL_cleanse(secret.data(), secret.size());
+  secret.clear();
+}
 
 std::optional<KeyType> parse_key_type(std::string_view name) {
   if (name == "ec256") return KeyType::ec256;
@@ -105,7 +127,7 @@ PrivateKey PrivateKey::from_pem(std::string_view pem, const std::string& passphr
   PassphraseState state{&passphrase};
   PkeyPtr key(PEM_read_bio_PrivateKey(bio.get(), nullptr, passphrase_callback, &state));
   if (!key) {
-    bool encrypted = state.asked || looks_encrypted(pem);
+    bool encrypted = state.asked || is_encrypted_key_pem(pem);
     if (encrypted && passphrase.empty()) {
       detail::drain_openssl_errors();
       throw Error(ErrorKind::crypto, "the private key is encrypted and no passphrase was given",
@@ -126,18 +148,28 @@ PrivateKey PrivateKey::from_pem(std::string_view pem, const std::string& passphr
 }
 
 std::string PrivateKey::to_pem(const std::string& passphrase) const {
+  if (!passphrase.empty()) return to_encrypted_pem(passphrase);
   auto bio = detail::write_bio();
-  int ok = 0;
-  if (passphrase.empty()) {
-    ok = PEM_write_bio_PKCS8PrivateKey(bio.get(), key_.get(), nullptr, nullptr, 0, nullptr, nullptr);
-  } else {
-    // PEM_write_bio_PKCS8PrivateKey takes a non-const buffer; give it a copy, not our string.
-    std::vector<char> pass(passphrase.begin(), passphrase.end());
-    ok = PEM_write_bio_PKCS8PrivateKey(bio.get(), key_.get(), EVP_aes_256_cbc(), pass.data(),
-                                       static_cast<int>(pass.size()), nullptr, nullptr);
-    OPENSSL_cleanse(pass.data(), pass.size());
-  }
-  if (ok != 1) detail::throw_openssl("cannot encode the private key as PEM");
+  if (PEM_write_bio_PKCS8PrivateKey(bio.get(), key_.get(), nullptr, nullptr, 0, nullptr, nullptr) != 1)
+    detail::throw_openssl("cannot encode the private key as PEM");
+  return detail::bio_contents(bio.get());
+}
+
+// PEM_write_bio_PKCS8PrivateKey and OSSL_ENCODER derive the key with PBKDF2 only; scrypt takes
+// building the PBES2 parameters ourselves (RFC 8018 6.2, RFC 7914 7).
+std::string PrivateKey::to_encrypted_pem(const std::string& passphrase) const {
+  if (passphrase.empty()) throw Error(ErrorKind::internal, "to_encrypted_pem needs a passphrase");
+  if (passphrase.size() > 1024)
+    throw Error(ErrorKind::invalid_input, "the passphrase is longer than 1024 bytes", "use a shorter passphrase");
+  Pkcs8Ptr info(EVP_PKEY2PKCS8(key_.get()));
+  if (!info) detail::throw_openssl("cannot encode the private key as PKCS#8");
+  AlgorPtr pbe(PKCS5_pbe2_set_scrypt(EVP_aes_256_cbc(), nullptr, 0, nullptr, kScryptN, kScryptR, kScryptP));
+  if (!pbe) detail::throw_openssl("cannot set up scrypt for the private key's encryption");
+  SigPtr encrypted(PKCS8_set0_pbe(passphrase.data(), static_cast<int>(passphrase.size()), info.get(), pbe.get()));
+  if (!encrypted) detail::throw_openssl("cannot encrypt the private key");
+  pbe.release();  // owned by `encrypted` now
+  auto bio = detail::write_bio();
+  if (PEM_write_bio_PKCS8(bio.get(), encrypted.get()) != 1) detail::throw_openssl("cannot encode the encrypted private key as PEM");
   return detail::bio_contents(bio.get());
 }
 

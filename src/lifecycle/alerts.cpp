@@ -35,8 +35,11 @@ std::string post_alert(net::HttpTransport& http, const AlertSettings& settings, 
 }
 
 std::vector<ExpiryReport> check_expiry(store::Store& store, const Clock& clock, net::HttpTransport& webhook_http,
-                                       const AlertSettings& settings) {
-  return check_expiry(store, clock, webhook_http, settings, store.list_domains());
+                                       const AlertSettings& settings, std::vector<store::UnreadableDomain>* unreadable) {
+  if (!unreadable) return check_expiry(store, clock, webhook_http, settings, store.list_domains());
+  store::DomainListing listing = store.list_domains_and_damage();
+  *unreadable = std::move(listing.unreadable);
+  return check_expiry(store, clock, webhook_http, settings, listing.records);
 }
 
 std::vector<ExpiryReport> check_expiry(store::Store& store, const Clock& clock, net::HttpTransport& webhook_http,

@@ -8,6 +8,7 @@
 #include <certcli/config.hpp>
 #include <certcli/error.hpp>
 #include <certcli/store.hpp>
+#include <certcli/toml_guard.hpp>
 
 #include <fmt/format.h>
 #include <toml++/toml.h>
@@ -51,8 +52,10 @@ constexpr KeySpec kKeys[] = {
     {"renewal.deploy_hook_timeout", Kind::integer, false, "", "300", "300"},
     {"alerts.webhook", Kind::text, true, "", "", "$ENV:CERTCLI_WEBHOOK"},
     {"alerts.days", Kind::integer_list, false, "", "30, 14, 7", "30, 14, 7"},
+    {"keys.passphrase", Kind::text, true, "", "", "$FILE:/etc/certcli/passphrase"},
+    {"keys.live_key", Kind::text, false, "", "encrypted", "plain"},
 };
-constexpr std::string_view kSections[] = {"account", "ca", "certificate", "challenge", "dns", "renewal", "alerts"};
+constexpr std::string_view kSections[] = {"account", "ca", "certificate", "challenge", "dns", "renewal", "alerts", "keys"};
 
 std::string_view section_of(std::string_view key) { return key.substr(0, key.find('.')); }
 std::string_view name_of(std::string_view key) { return key.substr(key.find('.') + 1); }
@@ -209,6 +212,13 @@ std::vector<Item> in_file_order(const toml::table& table) {
 // Parses the text and checks its sections, keys and types; values are checked later, by build().
 Entries read_entries(const std::string& text, const fs::path& file) {
   toml::table root;
+  // toml++ 3.3.0 has undefined behaviour on some input certcli never writes: it is refused
+  // before the parser sees it (certcli/toml_guard.hpp).
+  if (auto refusal = refuse_unsafe_toml(text))
+    throw Error(ErrorKind::invalid_input,
+                refusal->line > 0 ? fmt::format("{}:{}: {}", file.string(), refusal->line, refusal->reason)
+                                  : fmt::format("{}: {}", file.string(), refusal->reason),
+                "correct that line by hand (`man certcli` shows every key)", file.string());
   try {
     root = toml::parse(std::string_view(text), std::string_view(file.string()));
   } catch (const toml::parse_error& e) {
@@ -508,6 +518,8 @@ std::string value_text(const Config& c, std::string_view key) {
   if (key == "renewal.deploy_hook_timeout") return std::to_string(c.deploy_hook_timeout.count());
   if (key == "alerts.webhook") return text(c.alert_webhook);
   if (key == "alerts.days") return fmt::format("{}", fmt::join(c.alert_days, ", "));
+  if (key == "keys.passphrase") return text(c.key_passphrase);
+  if (key == "keys.live_key") return c.plain_live_key ? "plain" : "encrypted";
   return "";
 }
 

@@ -220,6 +220,17 @@ void apply(Config& config, const KeySpec& spec, const Value& value, const Getenv
     config.tsig_secret = written;
     return;
   }
+  if (key == "keys.passphrase") {
+    // Like the TSIG secret: only a reference, resolved by the CLI when a key is read or written.
+    const std::string& written = std::get<std::string>(value);
+    if (!is_reference(written))
+      throw Problem{"the key passphrase is written in the file itself",
+                    "keep it in a file readable only by certcli's user and write "
+                    "keys.passphrase = \"$FILE:/etc/certcli/passphrase\" (or $ENV:VARIABLE)"};
+    resolve(written, spec, nullptr);  // checks the reference's form
+    config.key_passphrase = written;
+    return;
+  }
   Text text = resolve(std::get<std::string>(value), spec, getenv);
   require_text(text);
   if (!text.resolved) return;
@@ -275,6 +286,12 @@ void apply(Config& config, const KeySpec& spec, const Value& value, const Getenv
     config.dns_resolver = text.value;
   } else if (key == "renewal.deploy_hook") {
     config.deploy_hook = text.value;
+  } else if (key == "keys.live_key") {
+    if (text.value != "encrypted" && text.value != "plain")
+      throw Problem{fmt::format("{} is not a live key mode", text.shown),
+                    "use \"encrypted\" (every key encrypted) or \"plain\" (the current live key in clear, for a "
+                    "web server that cannot decrypt it)"};
+    config.plain_live_key = text.value == "plain";
   } else if (key == "alerts.webhook") {
     check_url(text, "the URL that receives the alerts");
     config.alert_webhook = text.value;

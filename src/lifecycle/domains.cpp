@@ -300,9 +300,14 @@ SetDomainResult set_domain(store::Store& store, const Clock& clock, const SetDom
   return result;
 }
 
-std::vector<DomainStatus> domain_status(const store::Store& store, const std::string& name) {
+std::vector<DomainStatus> domain_status(const store::Store& store, const std::string& name,
+                                        std::vector<store::UnreadableDomain>* unreadable) {
   std::vector<store::DomainRecord> records;
-  if (name.empty())
+  if (name.empty() && unreadable) {
+    store::DomainListing listing = store.list_domains_and_damage();
+    records = std::move(listing.records);
+    *unreadable = std::move(listing.unreadable);
+  } else if (name.empty())
     records = store.list_domains();
   else
     records.push_back(require_domain(store, name));

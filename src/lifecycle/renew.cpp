@@ -43,6 +43,7 @@ class DryRunStore final : public store::Store {
   }
   void save_domain(const store::DomainRecord& record) override { records_[record.name] = record; }
   std::vector<store::DomainRecord> list_domains() const override { return real_.list_domains(); }
+  store::DomainListing list_domains_and_damage() const override { return real_.list_domains_and_damage(); }
   std::string remove_domain(const std::string&, const std::string&) override {
     throw Error(ErrorKind::internal, "a dry run removed a domain");
   }
@@ -119,6 +120,16 @@ class Renewal {
       }
       report.outcomes.push_back(std::move(outcome));
     }
+    // A record that cannot be read is reported, never renewed nor rewritten: the others go on.
+    for (auto& damaged : unreadable_) {
+      RenewOutcome outcome;
+      outcome.domain = damaged.name;
+      outcome.action = RenewAction::failed;
+      outcome.unreadable = true;
+      outcome.reason = fmt::format("cannot read {}", damaged.file);
+      outcome.error = std::move(damaged.error);
+      report.outcomes.push_back(std::move(outcome));
+    }
     if (!due.empty()) {
       wait_random_delay();
       std::vector<RenewOutcome> renewed(due.size());
@@ -177,10 +188,22 @@ class Renewal {
     if (first_error) std::rethrow_exception(first_error);
   }
 
+  // The records to look at; those that cannot be read go to unreadable_.
   std::vector<store::DomainRecord> selected_domains() {
-    if (request_.names.empty()) return real_store_.list_domains();
+    if (request_.names.empty()) {
+      store::DomainListing listing = real_store_.list_domains_and_damage();
+      unreadable_ = std::move(listing.unreadable);
+      return std::move(listing.records);
+    }
     std::vector<store::DomainRecord> records;
-    for (const auto& name : request_.names) records.push_back(require_domain(real_store_, name));
+    for (const auto& name : request_.names) {
+      try {
+        records.push_back(require_domain(real_store_, name));
+      } catch (const Error& e) {
+        if (e.kind() != ErrorKind::state) throw;  // not managed, or not a name: the command is wrong
+        unreadable_.push_back({name, e.subject(), e});
+      }
+    }
     return records;
   }
 
@@ -401,6 +424,7 @@ class Renewal {
   const RenewRequest& request_;
   const Progress& progress_;
   std::map<std::string, std::unique_ptr<steps::Session>> sessions_;
+  std::vector<store::UnreadableDomain> unreadable_;
   std::set<std::string> accounts_loaded_;
   std::mutex sessions_mutex_;
   bool delayed_ = false;

@@ -5,6 +5,7 @@
 // live is a symlink so that the four files of a certificate change together in one rename.
 #include "store/records.hpp"
 
+#include <certcli/crypto.hpp>
 #include <certcli/error.hpp>
 #include <certcli/names.hpp>
 #include <certcli/store.hpp>
@@ -112,7 +113,11 @@ class FileLock final : public Lock {
 
 class FileStore final : public Store {
  public:
-  FileStore(fs::path home, Clock& clock) : home_(std::move(home)), clock_(clock) {}
+  FileStore(fs::path home, Clock& clock, KeyProtection keys)
+      : home_(std::move(home)), clock_(clock), keys_(std::move(keys)) {}
+  ~FileStore() override { crypto::wipe(keys_.passphrase); }
+  FileStore(const FileStore&) = delete;
+  FileStore& operator=(const FileStore&) = delete;
 
   std::unique_ptr<Lock> lock(std::chrono::seconds timeout) override {
     ensure_private_directory(home_);
@@ -140,32 +145,63 @@ class FileStore final : public Store {
     check_home_readable();
     fs::path path = domain_dir(name) / "domain.toml";
     if (!state_file_exists(path)) return std::nullopt;
+    return read_domain_record(path);
+  }
+
+  static DomainRecord read_domain_record(const fs::path& path) {
     return domain_from_toml(parse_toml(read_file(path), path.string()), path.string());
+  }
+
+  // Every domains/<name>/domain.toml, sorted by directory name (which orders like the names)
+  // before anything is read: sorting the parsed records would move every one of them again.
+  std::vector<fs::path> domain_record_paths() const {
+    check_home_readable();
+    std::vector<fs::path> paths;
+    fs::path dir = home_ / "domains";
+    if (!state_file_exists(dir)) return paths;
+    std::error_code ec;
+    fs::directory_iterator entries(dir, ec);
+    if (ec) throw unreadable_state(dir, ec.value());
+    for (const auto& entry : entries) paths.push_back(entry.path() / "domain.toml");
+    std::sort(paths.begin(), paths.end());
+    return paths;
   }
 
   void save_domain(const DomainRecord& record) override {
     fs::path dir = domain_dir(record.name);
     ensure_private_directory(dir);
-    write_file_atomic(dir / "domain.toml", serialize(domain_to_toml(record)), kPrivateFile);
+    fs::path path = dir / "domain.toml";
+    // A record the user damaged or hand-edited into something unreadable is theirs to fix:
+    // replacing it would lose whatever they meant, so every command that would save it stops.
+    if (state_file_exists(path)) {
+      try {
+        (void)read_domain_record(path);
+      } catch (const Error& e) {
+        throw Error(ErrorKind::state, fmt::format("{}; certcli does not replace it", e.what()), e.hint(), e.subject());
+      }
+    }
+    write_file_atomic(path, serialize(domain_to_toml(record)), kPrivateFile);
   }
 
   std::vector<DomainRecord> list_domains() const override {
-    check_home_readable();
     std::vector<DomainRecord> records;
-    fs::path dir = home_ / "domains";
-    if (!state_file_exists(dir)) return records;
-    std::error_code ec;
-    fs::directory_iterator entries(dir, ec);
-    if (ec) throw unreadable_state(dir, ec.value());
-    // Sorted by directory name, which orders like the names, before anything is read: sorting
-    // the parsed records would move every one of them again.
-    std::vector<fs::path> paths;
-    for (const auto& entry : entries) paths.push_back(entry.path() / "domain.toml");
-    std::sort(paths.begin(), paths.end());
+    std::vector<fs::path> paths = domain_record_paths();
     records.reserve(paths.size());
     for (const auto& path : paths)
-      if (state_file_exists(path)) records.push_back(domain_from_toml(parse_toml(read_file(path), path.string()), path.string()));
+      if (state_file_exists(path)) records.push_back(read_domain_record(path));
     return records;
+  }
+
+  DomainListing list_domains_and_damage() const override {
+    DomainListing listing;
+    for (const auto& path : domain_record_paths()) {
+      try {
+        if (state_file_exists(path)) listing.records.push_back(read_domain_record(path));
+      } catch (const Error& e) {
+        listing.unreadable.push_back({path.parent_path().filename().string(), path.string(), e});
+      }
+    }
+    return listing;
   }
 
   std::string remove_domain(const std::string& name, const std::string& stamp) override {
@@ -285,27 +321,27 @@ class FileStore final : public Store {
     check_home_readable();
     fs::path path = account_dir(ca_id) / "account.key";
     if (!state_file_exists(path)) return std::nullopt;
-    return read_file(path);
+    return read_key(path);
   }
 
   void save_account(const std::string& ca_id, const AccountRecord& record, const std::string& key_pem) override {
     fs::path dir = account_dir(ca_id);
     ensure_private_directory(dir);
-    write_file_atomic(dir / "account.key", key_pem, kPrivateFile);
+    write_key(dir / "account.key", key_pem, /*encrypt=*/true);
     write_file_atomic(dir / "account.toml", serialize(account_to_toml(record)), kPrivateFile);
   }
 
   void save_pending_key(const std::string& name, const std::string& key_pem) override {
     fs::path dir = domain_dir(name) / "pending";
     ensure_private_directory(dir);
-    write_file_atomic(dir / "key.pem", key_pem, kPrivateFile);
+    write_key(dir / "key.pem", key_pem, /*encrypt=*/true);
   }
 
   std::optional<std::string> load_pending_key(const std::string& name) const override {
     check_home_readable();
     fs::path path = domain_dir(name) / "pending" / "key.pem";
     if (!state_file_exists(path)) return std::nullopt;
-    return read_file(path);
+    return read_key(path);
   }
 
   void remove_pending_key(const std::string& name) override {
@@ -329,7 +365,7 @@ class FileStore final : public Store {
     write_file_atomic(archive / "cert.pem", files.certificate, kPrivateFile);
     write_file_atomic(archive / "chain.pem", files.chain, kPrivateFile);
     write_file_atomic(archive / "fullchain.pem", files.fullchain, kPrivateFile);
-    write_file_atomic(archive / "key.pem", files.private_key, kPrivateFile);
+    write_key(archive / "key.pem", files.private_key, /*encrypt=*/!keys_.plain_live_key);
 
     // A relative link keeps the state directory movable.
     fs::path temp_link = dir / ".live.tmp";
@@ -344,6 +380,7 @@ class FileStore final : public Store {
       ::fsync(dir_fd);
       ::close(dir_fd);
     }
+    encrypt_keys_left_behind(dir, version);
     return version;
   }
 
@@ -352,7 +389,7 @@ class FileStore final : public Store {
     fs::path live = domain_dir(name) / "live";
     if (!state_file_exists(live / "cert.pem")) return std::nullopt;
     return CertificateFiles{read_file(live / "cert.pem"), read_file(live / "chain.pem"),
-                            read_file(live / "fullchain.pem"), read_file(live / "key.pem")};
+                            read_file(live / "fullchain.pem"), live_key_text(live / "key.pem")};
   }
 
   // Past this size activity.jsonl is renamed to activity.jsonl.<UTC stamp> (kept, never
@@ -514,6 +551,121 @@ class FileStore final : public Store {
     return copies;
   }
 
+  // --- Private keys: the one pair of functions every key is written and read through. ---
+
+  static Error key_error(const fs::path& path, const std::string& what) {
+    return Error(ErrorKind::state, fmt::format("cannot open the private key {}: {}", path.string(), what),
+                 "set CERTCLI_PASSPHRASE or pass --passphrase-file with the passphrase the keys were encrypted "
+                 "with (config.toml: keys.passphrase)",
+                 path.string());
+  }
+
+  // The key in clear; a file in clear is returned as it is (written before a passphrase was set,
+  // or the live key under live_key = "plain").
+  std::string read_key(const fs::path& path) const {
+    std::string text = read_file(path);
+    if (!crypto::is_encrypted_key_pem(text)) return text;
+    if (keys_.passphrase.empty()) throw key_error(path, "it is encrypted and no passphrase was given");
+    try {
+      return crypto::reencode_key_pem(text, keys_.passphrase, {});
+    } catch (const Error& e) {
+      throw key_error(path, e.what());
+    }
+  }
+
+  // `status` reads the live certificate without a passphrase: then the key comes as stored.
+  std::string live_key_text(const fs::path& path) const {
+    return keys_.passphrase.empty() ? read_file(path) : read_key(path);
+  }
+
+  void write_key(const fs::path& path, const std::string& pem, bool encrypt) {
+    if (!encrypt || keys_.passphrase.empty()) {
+      write_file_atomic(path, pem, kPrivateFile);
+      return;
+    }
+    write_file_atomic(path, crypto::reencode_key_pem(pem, {}, keys_.passphrase), kPrivateFile);
+  }
+
+  // A key encrypts the moment it leaves live/: after `live` moved to `version`, any archive key
+  // of the domain still in clear (the previous live one, or one from before the passphrase).
+  void encrypt_keys_left_behind(const fs::path& dir, const std::string& version) {
+    if (keys_.passphrase.empty()) return;
+    std::error_code ec;
+    for (const auto& entry : fs::directory_iterator(dir / "archive", ec)) {
+      fs::path key = entry.path() / "key.pem";
+      if (entry.path().filename() == version || !fs::is_regular_file(key, ec)) continue;
+      std::string text = read_file(key);
+      if (!crypto::is_encrypted_key_pem(text)) write_key(key, text, /*encrypt=*/true);
+    }
+  }
+
+  // Every private key file under the state directory: accounts/*/account.key, and key.pem under
+  // domains/ (pending/, archive/<v>/) and removed/. Symlinks (live) are not followed.
+  std::vector<fs::path> key_files() const {
+    std::vector<fs::path> found;
+    for (const char* top : {"accounts", "domains", "removed"}) {
+      std::error_code ec;
+      if (!state_file_exists(home_ / top)) continue;
+      for (auto it = fs::recursive_directory_iterator(home_ / top, ec); !ec && it != fs::recursive_directory_iterator();
+           it.increment(ec)) {
+        std::string file = it->path().filename().string();
+        if ((file == "account.key" || file == "key.pem") && it->is_regular_file(ec) && !it->is_symlink(ec))
+          found.push_back(it->path());
+      }
+      if (ec) throw unreadable_state(home_ / top, ec.value());
+    }
+    std::sort(found.begin(), found.end());
+    return found;
+  }
+
+  // domains/<name>/archive/<v>/key.pem that domains/<name>/live points at.
+  bool is_current_live_key(const fs::path& key) const {
+    fs::path version_dir = key.parent_path();
+    fs::path domain = version_dir.parent_path().parent_path();
+    if (version_dir.parent_path().filename() != "archive" || domain.parent_path() != home_ / "domains") return false;
+    std::error_code ec;
+    fs::path target = fs::read_symlink(domain / "live", ec);
+    return !ec && target == fs::path("archive") / version_dir.filename();
+  }
+
+  void check_key_passphrase() const override {
+    // One decryption proves the passphrase (scrypt makes each one cost); every encrypted file
+    // is still checked for a passphrase being there at all.
+    bool opened_one = false;
+    for (const auto& path : key_files()) {
+      std::string text = read_file(path);
+      if (!crypto::is_encrypted_key_pem(text)) continue;
+      if (keys_.passphrase.empty()) throw key_error(path, "it is encrypted and no passphrase was given");
+      if (opened_one) continue;
+      read_key(path);
+      opened_one = true;
+    }
+  }
+
+  std::vector<std::string> convert_keys(bool encrypt) override {
+    if (encrypt && keys_.passphrase.empty())
+      throw Error(ErrorKind::usage, "no passphrase to encrypt the keys with",
+                  "set CERTCLI_PASSPHRASE or pass --passphrase-file (config.toml: keys.passphrase)");
+    struct Planned {
+      fs::path path;
+      std::string text;  // the new content
+    };
+    std::vector<Planned> plan;
+    for (const auto& path : key_files()) {  // open every key before writing any
+      std::string current = read_file(path);
+      std::string clear = read_key(path);
+      bool want_encrypted = encrypt && !(keys_.plain_live_key && is_current_live_key(path));
+      if (crypto::is_encrypted_key_pem(current) == want_encrypted) continue;
+      plan.push_back({path, want_encrypted ? crypto::reencode_key_pem(clear, {}, keys_.passphrase) : clear});
+    }
+    std::vector<std::string> rewritten;
+    for (const auto& item : plan) {
+      write_file_atomic(item.path, item.text, kPrivateFile);
+      rewritten.push_back(fs::relative(item.path, home_).string());
+    }
+    return rewritten;
+  }
+
   fs::path domain_dir(const std::string& name) const { return home_ / "domains" / checked_domain_dir(name); }
   fs::path account_dir(const std::string& ca_id) const {
     check_ca_id(ca_id);
@@ -522,6 +674,7 @@ class FileStore final : public Store {
 
   fs::path home_;
   Clock& clock_;
+  KeyProtection keys_;
 };
 
 }  // namespace
@@ -535,9 +688,9 @@ fs::path default_home() {
               "pass --home DIR");
 }
 
-std::unique_ptr<Store> open_file_store(const fs::path& home, Clock* clock) {
+std::unique_ptr<Store> open_file_store(const fs::path& home, Clock* clock, KeyProtection keys) {
   static SystemClock system_clock;
-  return std::make_unique<FileStore>(home, clock ? *clock : system_clock);
+  return std::make_unique<FileStore>(home, clock ? *clock : system_clock, std::move(keys));
 }
 
 }  // namespace certcli::store

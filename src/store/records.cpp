@@ -3,6 +3,7 @@
 #include "store/records.hpp"
 
 #include <certcli/error.hpp>
+#include <certcli/toml_guard.hpp>
 
 #include <fmt/format.h>
 
@@ -11,9 +12,20 @@
 namespace certcli::store {
 namespace {
 
-Error corrupt(const std::string& source, const std::string& why) {
-  return Error(ErrorKind::state, fmt::format("{} is damaged: {}", source, why),
-               "restore it from a backup, or fix the value by hand and run the command again", source);
+// "<file>:<line>: <what>", the way compilers name a place, so that an editor can jump to it.
+// `line` is 0 when nothing in the file marks the place (a key that is missing).
+Error damaged(const std::string& source, int line, const std::string& why) {
+  std::string place = line > 0 ? fmt::format("{}:{}", source, line) : source;
+  std::string fix = line > 0 ? fmt::format("fix line {} by hand", line) : "fix it by hand";
+  return Error(ErrorKind::state, fmt::format("{}: {}", place, why),
+               fmt::format("the file is damaged: restore it from a backup, or {} and run the command again; certcli "
+                           "changes nothing in it until then",
+                           fix),
+               source);
+}
+
+Error corrupt(const std::string& source, const std::string& why, const toml::node* at = nullptr) {
+  return damaged(source, at ? static_cast<int>(at->source().begin.line) : 0, why);
 }
 
 toml::date_time to_toml_time(TimePoint t) {
@@ -31,7 +43,7 @@ std::optional<TimePoint> time_of(const toml::table& table, std::string_view key,
   const toml::node* node = table.get(key);
   if (!node) return std::nullopt;
   auto dt = node->value<toml::date_time>();
-  if (!dt) throw corrupt(source, fmt::format("'{}' is not a date-time", key));
+  if (!dt) throw corrupt(source, fmt::format("'{}' is not a date-time", key), node);
   using namespace std::chrono;
   auto days = sys_days{year{dt->date.year} / month{dt->date.month} / day{dt->date.day}};
   TimePoint t = time_point_cast<seconds>(days) + hours{dt->time.hour} + minutes{dt->time.minute} +
@@ -52,11 +64,11 @@ std::string string_of(const toml::table& table, std::string_view key, const std:
                       bool required = false) {
   const toml::node* node = table.get(key);
   if (!node) {
-    if (required) throw corrupt(source, fmt::format("'{}' is missing", key));
+    if (required) throw corrupt(source, fmt::format("'{}' is missing", key), &table);
     return {};
   }
   auto value = node->value<std::string>();
-  if (!value) throw corrupt(source, fmt::format("'{}' is not a string", key));
+  if (!value) throw corrupt(source, fmt::format("'{}' is not a string", key), node);
   return *value;
 }
 
@@ -64,7 +76,7 @@ std::optional<int> int_of(const toml::table& table, std::string_view key, const 
   const toml::node* node = table.get(key);
   if (!node) return std::nullopt;
   auto value = node->value_exact<int64_t>();
-  if (!value || *value < 0 || *value > 1000000) throw corrupt(source, fmt::format("'{}' is not a small whole number", key));
+  if (!value || *value < 0 || *value > 1000000) throw corrupt(source, fmt::format("'{}' is not a small whole number", key), node);
   return static_cast<int>(*value);
 }
 
@@ -79,35 +91,35 @@ std::vector<std::string> strings_of(const toml::table& table, std::string_view k
   const toml::node* node = table.get(key);
   if (!node) return values;
   const toml::array* array = node->as_array();
-  if (!array) throw corrupt(source, fmt::format("'{}' is not a list", key));
+  if (!array) throw corrupt(source, fmt::format("'{}' is not a list", key), node);
   for (const toml::node& item : *array) {
     auto value = item.value<std::string>();
-    if (!value) throw corrupt(source, fmt::format("'{}' holds a value that is not a string", key));
+    if (!value) throw corrupt(source, fmt::format("'{}' holds a value that is not a string", key), &item);
     values.push_back(*value);
   }
   return values;
 }
 
-CertificateStatus status_from(const std::string& text, const std::string& source) {
+CertificateStatus status_from(const std::string& text, const std::string& source, const toml::node* at) {
   for (auto s : {CertificateStatus::pending, CertificateStatus::issuing, CertificateStatus::ready,
                  CertificateStatus::failed})
     if (to_string(s) == text) return s;
-  throw corrupt(source, fmt::format("status '{}' is not one of pending, issuing, ready, failed", text));
+  throw corrupt(source, fmt::format("status '{}' is not one of pending, issuing, ready, failed", text), at);
 }
 
-IssuePhase phase_from(const std::string& text, const std::string& source) {
+IssuePhase phase_from(const std::string& text, const std::string& source, const toml::node* at) {
   if (text.empty()) return IssuePhase::none;
   for (auto p : {IssuePhase::starting, IssuePhase::dns_check, IssuePhase::ordering, IssuePhase::validating,
                  IssuePhase::finalizing, IssuePhase::completed})
     if (to_string(p) == text) return p;
-  throw corrupt(source, fmt::format("phase '{}' is not known", text));
+  throw corrupt(source, fmt::format("phase '{}' is not known", text), at);
 }
 
 bool bool_of(const toml::table& table, std::string_view key, const std::string& source) {
   const toml::node* node = table.get(key);
   if (!node) return false;
   auto value = node->value_exact<bool>();
-  if (!value) throw corrupt(source, fmt::format("'{}' is not true or false", key));
+  if (!value) throw corrupt(source, fmt::format("'{}' is not true or false", key), node);
   return *value;
 }
 
@@ -196,10 +208,10 @@ VerificationState verification_from_toml(const toml::table& table, const std::st
   v.ownership_verified_at = time_of(table, "ownership_verified_at", source);
   if (const toml::node* node = table.get("names")) {
     const toml::array* names = node->as_array();
-    if (!names) throw corrupt(source, "'verification.names' is not a list");
+    if (!names) throw corrupt(source, "'verification.names' is not a list", node);
     for (const toml::node& item : *names) {
       const toml::table* entry = item.as_table();
-      if (!entry) throw corrupt(source, "'verification.names' holds a value that is not a table");
+      if (!entry) throw corrupt(source, "'verification.names' holds a value that is not a table", &item);
       NameCheck check;
       check.name = string_of(*entry, "name", source, true);
       check.challenge_type = string_of(*entry, "challenge_type", source);
@@ -302,8 +314,8 @@ DomainRecord domain_from_toml(const toml::table& t, const std::string& source) {
 
   if (const toml::table* challenge = t["challenge"].as_table()) r.challenge = challenge_from_toml(*challenge, source);
   if (const toml::table* cert = t["certificate"].as_table()) {
-    r.status = status_from(string_of(*cert, "status", source, true), source);
-    r.phase = phase_from(string_of(*cert, "phase", source), source);
+    r.status = status_from(string_of(*cert, "status", source, true), source, cert->get("status"));
+    r.phase = phase_from(string_of(*cert, "phase", source), source, cert->get("phase"));
     r.directory_url = string_of(*cert, "directory_url", source);
     r.order_url = string_of(*cert, "order_url", source);
     r.live_version = string_of(*cert, "live_version", source);
@@ -330,10 +342,10 @@ DomainRecord domain_from_toml(const toml::table& t, const std::string& source) {
     r.renewal.ari_fetch_after = time_of(*renewal, "ari_fetch_after", source);
     if (const toml::node* node = renewal->get("alerts_sent")) {
       const toml::array* sent = node->as_array();
-      if (!sent) throw corrupt(source, "'alerts_sent' is not a list");
+      if (!sent) throw corrupt(source, "'alerts_sent' is not a list", node);
       for (const toml::node& item : *sent) {
         auto days = item.value<int64_t>();
-        if (!days || *days < 0 || *days > 100000) throw corrupt(source, "'alerts_sent' holds a value that is not a day count");
+        if (!days || *days < 0 || *days > 100000) throw corrupt(source, "'alerts_sent' holds a value that is not a day count", &item);
         r.renewal.alerts_sent.push_back(static_cast<int>(*days));
       }
     }
@@ -371,11 +383,14 @@ std::string serialize(const toml::table& table) {
 }
 
 toml::table parse_toml(const std::string& text, const std::string& source) {
+  // toml++ 3.3.0 has undefined behaviour on some input certcli never writes: it is refused
+  // before the parser sees it (certcli/toml_guard.hpp).
+  if (auto refusal = refuse_unsafe_toml(text)) throw damaged(source, refusal->line, refusal->reason);
   try {
     return toml::parse(text, source);
   } catch (const toml::parse_error& e) {
-    throw corrupt(source, fmt::format("line {}, column {}: {}", e.source().begin.line, e.source().begin.column,
-                                      e.description()));
+    throw damaged(source, static_cast<int>(e.source().begin.line),
+                  fmt::format("{} (column {})", e.description(), e.source().begin.column));
   }
 }
 

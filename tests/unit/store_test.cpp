@@ -143,8 +143,66 @@ TEST_CASE("a damaged domain file is reported with its path and line") {
     FAIL("a damaged file loaded");
   } catch (const Error& e) {
     CHECK(e.kind() == ErrorKind::state);
-    CHECK_THAT(e.what(), Catch::Contains("domain.toml") && Catch::Contains("line 2"));
+    CHECK_THAT(e.what(), Catch::Contains("domain.toml:2: "));
   }
+}
+
+TEST_CASE("a wrong value in a domain file is reported with its file, line and key") {
+  TempDir dir;
+  auto store = store::open_file_store(dir.path);
+  store->save_domain(sample_record());
+  fs::path file = dir.path / "domains" / "example.com" / "domain.toml";
+  store::write_file_atomic(file, "name = \"example.com\"\n\n[certificate]\nstatus = 3\n",
+                           fs::perms::owner_read | fs::perms::owner_write);
+  try {
+    store->load_domain("example.com");
+    FAIL("a damaged file loaded");
+  } catch (const Error& e) {
+    CHECK(e.kind() == ErrorKind::state);
+    CHECK_THAT(e.what(), Catch::StartsWith(file.string() + ":4: 'status' is not a string"));
+  }
+}
+
+TEST_CASE("listing domains reports a damaged record beside the readable ones") {
+  TempDir dir;
+  auto store = store::open_file_store(dir.path);
+  for (const char* name : {"a.example.com", "b.example.com", "c.example.com"}) {
+    auto record = sample_record();
+    record.name = name;
+    record.names = {name};
+    store->save_domain(record);
+  }
+  fs::path damaged = dir.path / "domains" / "b.example.com" / "domain.toml";
+  store::write_file_atomic(damaged, "name = \"b.example.com\"\nstatus = \xD0\x8B" "est\n",
+                           fs::perms::owner_read | fs::perms::owner_write);
+
+  store::DomainListing listing = store->list_domains_and_damage();
+  REQUIRE(listing.records.size() == 2);
+  CHECK(listing.records[0].name == "a.example.com");
+  CHECK(listing.records[1].name == "c.example.com");
+  REQUIRE(listing.unreadable.size() == 1);
+  CHECK(listing.unreadable[0].name == "b.example.com");
+  CHECK(listing.unreadable[0].file == damaged.string());
+  CHECK(listing.unreadable[0].error.kind() == ErrorKind::state);
+  CHECK_THAT(listing.unreadable[0].error.what(), Catch::StartsWith(damaged.string() + ":2: "));
+  CHECK_THROWS_AS(store->list_domains(), Error);
+}
+
+TEST_CASE("saving a domain never replaces a damaged record") {
+  TempDir dir;
+  auto store = store::open_file_store(dir.path);
+  store->save_domain(sample_record());
+  fs::path file = dir.path / "domains" / "example.com" / "domain.toml";
+  const std::string damaged = "name = \"example.com\"\n[certificate\n";
+  store::write_file_atomic(file, damaged, fs::perms::owner_read | fs::perms::owner_write);
+  try {
+    store->save_domain(sample_record());
+    FAIL("a damaged record was replaced");
+  } catch (const Error& e) {
+    CHECK(e.kind() == ErrorKind::state);
+    CHECK_THAT(e.what(), Catch::Contains("domain.toml:2: ") && Catch::Contains("does not replace it"));
+  }
+  CHECK(store::read_file(file) == damaged);
 }
 
 TEST_CASE("the state lock is exclusive between processes and names the holder") {
