@@ -14,6 +14,7 @@
 
 #include <chrono>
 #include <functional>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -33,6 +34,10 @@ struct Directory {
   bool external_account_required = false;
   // RFC 8555 7.1.1 meta.caaIdentities: the issuer domains CAA records name to allow this CA.
   std::vector<std::string> caa_identities;
+  // meta.profiles (draft-ietf-acme-profiles): profile name -> what the CA says about it (a URL
+  // or a sentence); empty when the CA offers no profiles.
+  std::map<std::string, std::string> profiles;
+  std::string website;  // meta.website, empty when absent
 };
 
 // RFC 8555 6.7 / RFC 7807 problem document.
@@ -275,6 +280,9 @@ std::string check_ca_url(const std::string& url, const std::string& what, const 
 // meta.caaIdentities of a directory: each a DNS name, lowercased; anything else is skipped
 // (a CA's typo must not fail the run: the identities only explain a CAA refusal).
 std::vector<std::string> parse_caa_identities(const nlohmann::json& meta);
+// meta.profiles of a directory: names of 1 to 64 characters of [A-Za-z0-9._-] mapped to their
+// description (a string; anything else becomes ""); other names are skipped.
+std::map<std::string, std::string> parse_profiles(const nlohmann::json& meta);
 // A challenge token (RFC 8555 8.1): base64url without padding, 22 (128 bits) to 256 characters.
 // Throws CaMisbehaved.
 void check_token(const std::string& token, const std::string& what, const Sender& sender);

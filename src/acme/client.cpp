@@ -103,6 +103,8 @@ const Directory& Client::directory() {
     if (meta.contains("externalAccountRequired") && meta["externalAccountRequired"].is_boolean())
       dir.external_account_required = meta["externalAccountRequired"];
     dir.caa_identities = parse_caa_identities(meta);
+    dir.profiles = parse_profiles(meta);
+    if (meta.contains("website") && meta["website"].is_string()) dir.website = meta["website"];
   }
   directory_ = std::move(dir);
   return *directory_;

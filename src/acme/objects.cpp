@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cctype>
 #include <iterator>
 
 namespace certcli::acme {
@@ -123,6 +124,20 @@ std::vector<std::string> parse_caa_identities(const nlohmann::json& meta) {
     }
   }
   return identities;
+}
+
+std::map<std::string, std::string> parse_profiles(const nlohmann::json& meta) {
+  std::map<std::string, std::string> profiles;
+  if (!meta.is_object() || !meta.contains("profiles") || !meta["profiles"].is_object()) return profiles;
+  for (const auto& [name, description] : meta["profiles"].items()) {
+    bool plain = !name.empty() && name.size() <= 64 && std::all_of(name.begin(), name.end(), [](unsigned char c) {
+      return std::isalnum(c) || c == '.' || c == '_' || c == '-';
+    });
+    // A profile name goes into newOrder and into domain.toml: only plain names are kept.
+    if (!plain || profiles.size() >= 32) continue;
+    profiles[name] = description.is_string() ? description.get<std::string>() : std::string();
+  }
+  return profiles;
 }
 
 std::string check_ca_url(const std::string& url, const std::string& what, const Sender& sender) {

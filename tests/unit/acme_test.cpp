@@ -183,3 +183,15 @@ TEST_CASE("the CA is chosen from a preset, its staging twin, or a directory URL"
   CHECK_THROWS_AS(lifecycle::select_ca("letsencrypt", "https://x.test/dir", false), Error);
   CHECK_THROWS_AS(lifecycle::select_ca("", "ftp://x.test/dir", false), Error);
 }
+
+TEST_CASE("directory profiles keep plain names with their descriptions and skip the rest") {
+  auto meta = nlohmann::json::parse(R"({"profiles": {"classic": "https://ca.example/classic",
+    "shortlived": "Six days", "odd": 7, "bad name": "x", "../etc": "y"}})");
+  auto profiles = acme::parse_profiles(meta);
+  REQUIRE(profiles.size() == 3);
+  CHECK(profiles.at("classic") == "https://ca.example/classic");
+  CHECK(profiles.at("shortlived") == "Six days");
+  CHECK(profiles.at("odd").empty());
+  CHECK(acme::parse_profiles(nlohmann::json::parse(R"({"profiles": ["classic"]})")).empty());
+  CHECK(acme::parse_profiles(nlohmann::json::object()).empty());
+}
