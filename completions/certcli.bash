@@ -99,7 +99,7 @@ _certcli() {
         case $w in
             --home=*) home=${w#--home=} ;;
             --home | --directory | --ca | --ca-bundle | --san | --key-type | --account-key-type | --http-listen | --webroot | --email | --timeout | \
-                --buffer-days | --deploy-hook | --random-delay | --parallel)
+                --buffer-days | --deploy-hook | --random-delay | --parallel | --profile | --preferred-profile | --preferred-chain | --csr)
                 if ((i + 1 == cword)); then
                     opt=$w
                     break
@@ -148,7 +148,22 @@ _certcli() {
             _certcli_trim_colon "$cur"
             compopt -o nospace 2>/dev/null
             return ;;
-        --san | --email | --timeout | --buffer-days | --deploy-hook | --random-delay | --parallel)
+        --csr)
+            COMPREPLY=($(compgen -f -- "$cur"))
+            return ;;
+        --cert | --key | --chain | --key-passphrase-file | --p12-password-file)
+            COMPREPLY=($(compgen -f -- "$cur"))
+            return ;;
+        --out)
+            COMPREPLY=($(compgen -d -- "$cur"))
+            return ;;
+        --format)
+            COMPREPLY=($(compgen -W "files tar p12 der" -- "$cur"))
+            return ;;
+        --stdout)
+            COMPREPLY=($(compgen -W "cert key chain fullchain" -- "$cur"))
+            return ;;
+        --san | --email | --timeout | --buffer-days | --deploy-hook | --random-delay | --parallel | --profile | --preferred-profile | --preferred-chain)
             return ;;
     esac
 
@@ -156,14 +171,14 @@ _certcli() {
     case $cmd in
         "")
             opts="--help -h --version $global_opts"
-            [[ $cur != -* ]] && opts="domain issue status renew check config" ;;
+            [[ $cur != -* ]] && opts="domain issue status renew check config account revoke upload download covers limits ca" ;;
         domain)
             case $sub in
                 "")
                     opts="--help -h"
                     [[ $cur != -* ]] && opts="add list remove" ;;
                 add)
-                    opts="--help -h --san --key-type --http-listen --webroot --buffer-days --deploy-hook $global_opts"
+                    opts="--help -h --san --key-type --http-listen --webroot --buffer-days --deploy-hook --profile --preferred-profile --preferred-chain --reuse-key $global_opts"
                     # The new domain's name comes first; there is nothing to offer for it.
                     [[ $npos -eq 0 && $cur != -* ]] && return ;;
                 list) opts="--help -h $global_opts" ;;
@@ -172,16 +187,37 @@ _certcli() {
                     ((npos == 0)) && want_domain=1 ;;
             esac ;;
         issue)
-            opts="--help -h --email --agree-tos --account-key-type --http-listen --webroot --timeout --deploy-hook --json $global_opts"
+            opts="--help -h --email --agree-tos --account-key-type --http-listen --webroot --timeout --deploy-hook --profile --preferred-profile --preferred-chain --reuse-key --csr --ignore-limits --json $global_opts"
             ((npos == 0)) && want_domain=1 ;;
         status)
             opts="--help -h --json $global_opts"
             ((npos == 0)) && want_domain=1 ;;
         renew)
             # Any number of names.
-            opts="--help -h --force --dry-run --random-delay --deploy-hook --timeout --parallel --quiet -q --json $global_opts"
+            opts="--help -h --force --dry-run --random-delay --deploy-hook --timeout --parallel --reuse-key --ignore-limits --quiet -q --json $global_opts"
             want_domain=1 ;;
         check) opts="--help -h --json $global_opts" ;;
+        limits) opts="--help -h --json $global_opts" ;;
+        ca)
+            opts="--help -h --json $global_opts"
+            if [[ -z $sub && $npos -eq 0 && $cur != -* ]]; then
+                opts="list show"
+            elif [[ $sub == show && $npos -eq 1 && $cur != -* ]]; then
+                opts="letsencrypt letsencrypt-staging zerossl google google-staging buypass buypass-staging"
+            fi ;;
+        account)
+            opts="--help -h --account --email --agree-tos --key-type --eab-kid --eab-hmac-key --eab-alg --no-email --yes --json $global_opts"
+            [[ -z $sub && $npos -eq 0 && $cur != -* ]] && opts="register show update rollover deactivate" ;;
+        revoke)
+            opts="--help -h --reason --with-cert-key --account --json $global_opts"
+            ((npos == 0)) && want_domain=1 ;;
+        upload)
+            opts="--help -h --cert --key --chain --key-passphrase-file --yes --json $global_opts"
+            ((npos == 0)) && want_domain=1 ;;
+        download)
+            opts="--help -h --out --format --stdout --version --force --p12-password-file --p12-legacy --json $global_opts"
+            ((npos == 0)) && want_domain=1 ;;
+        covers) opts="--help -h --json $global_opts" ;;
         config)
             case $sub in
                 "")

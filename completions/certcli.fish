@@ -56,7 +56,7 @@ function __certcli_args
         end
         switch $t
             case --home --directory --ca --ca-bundle --san --key-type --account-key-type --http-listen --webroot --email --timeout \
-                --buffer-days --deploy-hook --random-delay --parallel
+                --buffer-days --deploy-hook --random-delay --parallel --profile --preferred-profile --preferred-chain --csr
                 set skip 1
             case '-*'
             case '*'
@@ -113,6 +113,57 @@ complete -c certcli -n '__certcli_at' -a status -d "Show each domain's certifica
 complete -c certcli -n '__certcli_at' -a renew -d 'Renew every certificate that is due (what a timer runs)'
 complete -c certcli -n '__certcli_at' -a check -d 'Expiry checks and alerts only, with no request to the CA'
 complete -c certcli -n '__certcli_at' -a config -d 'Show or change the defaults in config.toml'
+complete -c certcli -n '__certcli_at' -a account -d 'Register, show, update, roll over or deactivate the ACME account'
+complete -c certcli -n '__certcli_at' -a revoke -d "Revoke a domain's live certificate"
+complete -c certcli -n '__certcli_at' -a upload -d 'Install your own certificate (checked); the domain becomes self-managed'
+complete -c certcli -n '__certcli_at' -a download -d 'Write a certificate and its key as files, tar, PKCS#12 or DER'
+complete -c certcli -n '__certcli_at' -a covers -d 'Which managed certificates cover a host name'
+complete -c certcli -n '__certcli_at' -a limits -d 'What is left of each rate-limit budget (no request to the CA)'
+complete -c certcli -n '__certcli_at' -a ca -d 'List the CA presets, or show what one CA offers'
+
+# limits; ca list | show [PRESET|URL]; --ignore-limits on issue and renew
+complete -c certcli -n '__certcli_in limits' -l json -d 'Print JSON'
+complete -c certcli -n '__certcli_at ca' -a 'list show' -d 'CA command'
+complete -c certcli -n '__certcli_at ca show' -a 'letsencrypt letsencrypt-staging zerossl google google-staging buypass buypass-staging' -d 'CA preset'
+complete -c certcli -n '__certcli_in ca' -l json -d 'Print JSON'
+complete -c certcli -n '__certcli_in issue' -l ignore-limits -d "Order even past the CA's rate limit as certcli counts it"
+complete -c certcli -n '__certcli_in renew' -l ignore-limits -d "Renew even past the CA's rate limit as certcli counts it"
+
+# account register | show | update | rollover | deactivate; revoke NAME
+complete -c certcli -n '__certcli_at account' -a 'register show update rollover deactivate' -d 'Account command'
+complete -c certcli -n '__certcli_in account' -l account -x -d 'A named account at the CA instead of its default one'
+complete -c certcli -n '__certcli_in account' -l email -x -d 'Contact e-mail address (repeatable)'
+complete -c certcli -n '__certcli_in account' -l agree-tos -d "Agree to the CA's terms of service"
+complete -c certcli -n '__certcli_in account' -l key-type -x -a 'ec256 ec384 rsa2048 rsa3072 rsa4096' -d 'Account key type'
+complete -c certcli -n '__certcli_in account' -l eab-kid -x -d 'External Account Binding key identifier'
+complete -c certcli -n '__certcli_in account' -l eab-hmac-key -x -d "External Account Binding HMAC key (base64url, '\$ENV:VAR' or '\$FILE:/path')"
+complete -c certcli -n '__certcli_in account' -l eab-alg -x -a 'HS256 HS384 HS512' -d 'External Account Binding MAC'
+complete -c certcli -n '__certcli_in account' -l yes -d 'Confirm deactivation'
+complete -c certcli -n '__certcli_in account' -l json -d 'Print JSON'
+complete -c certcli -n '__certcli_wants_domain revoke' -a '(__certcli_domains)' -d Domain
+complete -c certcli -n '__certcli_in revoke' -l reason -x -a 'keyCompromise superseded cessationOfOperation affiliationChanged' -d 'Revocation reason'
+complete -c certcli -n '__certcli_in revoke' -l with-cert-key -d "Sign with the certificate's own key"
+complete -c certcli -n '__certcli_in revoke' -l account -x -d 'A named account at the CA'
+complete -c certcli -n '__certcli_in revoke' -l json -d 'Print JSON'
+
+# upload NAME; download NAME; covers HOST
+complete -c certcli -n '__certcli_wants_domain upload' -a '(__certcli_domains)' -d Domain
+complete -c certcli -n '__certcli_in upload' -l cert -r -F -d 'The certificate, PEM or DER'
+complete -c certcli -n '__certcli_in upload' -l key -r -F -d 'Its private key'
+complete -c certcli -n '__certcli_in upload' -l chain -r -F -d 'The intermediates'
+complete -c certcli -n '__certcli_in upload' -l key-passphrase-file -r -F -d 'File with the passphrase of an encrypted key'
+complete -c certcli -n '__certcli_in upload' -l yes -d 'Confirm a change of names or a new domain'
+complete -c certcli -n '__certcli_in upload' -l json -d 'Print JSON'
+complete -c certcli -n '__certcli_wants_domain download' -a '(__certcli_domains)' -d Domain
+complete -c certcli -n '__certcli_in download' -l out -r -a '(__fish_complete_directories)' -d 'Directory to write into'
+complete -c certcli -n '__certcli_in download' -l format -x -a 'files tar p12 der' -d 'What to write'
+complete -c certcli -n '__certcli_in download' -l stdout -x -a 'cert key chain fullchain' -d 'Print one part as PEM'
+complete -c certcli -n '__certcli_in download' -l version -x -d 'An archived version'
+complete -c certcli -n '__certcli_in download' -l force -d 'Replace existing files'
+complete -c certcli -n '__certcli_in download' -l p12-password-file -r -F -d 'File with the PKCS#12 password'
+complete -c certcli -n '__certcli_in download' -l p12-legacy -d 'PKCS#12 with the old algorithms'
+complete -c certcli -n '__certcli_in download' -l json -d 'Print JSON'
+complete -c certcli -n '__certcli_in covers' -l json -d 'Print JSON'
 
 # domain add | list | remove
 complete -c certcli -n '__certcli_at domain' -a add -d 'Add a domain (and more names for the same certificate)'
@@ -124,6 +175,10 @@ complete -c certcli -n '__certcli_in domain add; and not __fish_seen_subcommand_
 complete -c certcli -n '__certcli_in domain add; and not __fish_seen_subcommand_from --http-listen' -l webroot -x -a '(__fish_complete_directories)' -d 'Answer http-01 through this document root'
 complete -c certcli -n '__certcli_in domain add' -l buffer-days -x -d 'Renew when fewer days than this are left (1-365)'
 complete -c certcli -n '__certcli_in domain add' -l deploy-hook -x -d "Shell command run after this domain's certificate changes"
+complete -c certcli -n '__certcli_in domain add' -l profile -x -d 'Certificate profile the CA must offer (remembered)'
+complete -c certcli -n '__certcli_in domain add' -l preferred-profile -x -d "Profile to use when the CA offers it, else its default"
+complete -c certcli -n '__certcli_in domain add' -l preferred-chain -x -d 'Keep the chain ending at this issuer CN (remembered)'
+complete -c certcli -n '__certcli_in domain add' -l reuse-key -d "New certificates keep the live key"
 complete -c certcli -n '__certcli_at domain remove' -a '(__certcli_domains)' -d Domain
 
 # issue NAME
@@ -141,6 +196,11 @@ complete -c certcli -n '__certcli_in issue; and not __fish_seen_subcommand_from 
 complete -c certcli -n '__certcli_in issue' -l timeout -x -d 'Seconds to wait for validation and issuance (1-3600, default 180)'
 complete -c certcli -n '__certcli_in issue' -l deploy-hook -x -d 'Shell command run after the certificate is installed (saved for renewals)'
 complete -c certcli -n '__certcli_in issue' -l json -d 'Print the result as JSON'
+complete -c certcli -n '__certcli_in issue' -l profile -x -d 'Certificate profile the CA must offer (remembered)'
+complete -c certcli -n '__certcli_in issue' -l preferred-profile -x -d "Profile to use when the CA offers it, else its default"
+complete -c certcli -n '__certcli_in issue' -l preferred-chain -x -d 'Keep the chain ending at this issuer CN (remembered)'
+complete -c certcli -n '__certcli_in issue' -l reuse-key -d "This certificate keeps the live key"
+complete -c certcli -n '__certcli_in issue' -l csr -r -F -d 'Order for this PKCS#10 request (PEM or DER); the key stays yours'
 
 # status [NAME]
 complete -c certcli -n '__certcli_wants_domain status' -a '(__certcli_domains)' -d Domain
@@ -153,6 +213,7 @@ complete -c certcli -n '__certcli_in renew' -l dry-run -d "Run the whole flow ag
 complete -c certcli -n '__certcli_in renew' -l random-delay -x -d 'Before the first request, wait a random time up to this (90, 30m, 2h)'
 complete -c certcli -n '__certcli_in renew' -l deploy-hook -x -d 'Shell command run after each renewed certificate (this run only)'
 complete -c certcli -n '__certcli_in renew' -l timeout -x -d 'Seconds each renewal may wait on the CA (1-3600, default 180)'
+complete -c certcli -n '__certcli_in renew' -l reuse-key -d 'Each renewed certificate keeps its live key'
 complete -c certcli -n '__certcli_in renew' -l parallel -x -d 'Renewals at once, sharing one connection per CA (1-32, default 1)'
 complete -c certcli -n '__certcli_in renew' -s q -l quiet -d 'Print only what changed or failed'
 complete -c certcli -n '__certcli_in renew' -l json -d 'Print JSON: one object per domain and the count of ACME requests'

@@ -20,6 +20,8 @@ PACKAGES=(
   libidn2-dev libpsl-dev
   # header/library deps
   libtomlplusplus-dev libfmt-dev libcli11-dev nlohmann-json3-dev
+  # download --format tar: .tar.gz written by libarchive
+  libarchive-dev
   # tests: unit framework, local ACME CA (pebble + pebble-challtestsrv), harness helpers
   catch2 pebble python3
   # tests: authoritative DNS (dns-01): knotd/knotc, and kdig/knsupdate to query and update it

@@ -151,6 +151,24 @@ struct Account {
   bool created = false;  // true when this request made it (201), false when it existed (200)
 };
 
+// External Account Binding credentials (RFC 8555 7.3.4): the key identifier and MAC key the CA
+// gave out of band, and the MAC algorithm (HS256, HS384 or HS512).
+struct ExternalAccountBinding {
+  std::string kid;
+  std::string mac_key;  // raw bytes (the CA hands them out base64url-encoded)
+  std::string algorithm = "HS256";
+};
+
+// The externalAccountBinding member of a newAccount payload: a flattened JWS over the account's
+// public JWK, protected header {alg, kid, url = newAccount URL} (no nonce), MACed with the key.
+// Throws Error{invalid_input} for an algorithm other than HS256/HS384/HS512 or an empty kid/key.
+nlohmann::json make_eab_jws(const ExternalAccountBinding& eab, const nlohmann::json& account_jwk,
+                            const std::string& new_account_url);
+// The inner JWS of a key change (RFC 8555 7.3.5): payload {account, oldKey}, protected header
+// {alg, jwk = the new key, url = keyChange URL} (no nonce), signed by the new key.
+nlohmann::json make_key_change_jws(const crypto::PrivateKey& new_key, const nlohmann::json& old_jwk,
+                                   const std::string& account_url, const std::string& key_change_url);
+
 // Builds a flattened JWS (RFC 7515 7.2.2) over `payload` ("" for POST-as-GET).
 nlohmann::json make_jws(const crypto::PrivateKey& key, const nlohmann::json& protected_header,
                         const std::string& payload);
@@ -179,7 +197,24 @@ class Client {
   const std::string& account_url() const { return account_url_; }
 
   // newAccount (RFC 8555 7.3). Returns the existing account when the key is known to the CA.
-  Account register_account(const std::vector<std::string>& contacts, bool agree_to_terms);
+  // With `eab`, the newAccount carries an External Account Binding (RFC 8555 7.3.4).
+  Account register_account(const std::vector<std::string>& contacts, bool agree_to_terms,
+                           const std::optional<ExternalAccountBinding>& eab = std::nullopt);
+  // Account management (src/acme/account_ops.cpp), on the account use_account named.
+  // The account as the CA has it (POST-as-GET to its URL).
+  Account fetch_account();
+  // Replaces the contacts (RFC 8555 7.3.2); e-mail addresses become mailto: URLs.
+  Account update_account(const std::vector<std::string>& contacts);
+  // RFC 8555 7.3.6: status "deactivated"; the CA refuses the account from then on.
+  Account deactivate_account();
+  // RFC 8555 7.3.5 keyChange: the CA binds the account to `new_key`, which signs from then on
+  // (`new_key` must outlive the client's use of it, as for use_account).
+  void change_account_key(const crypto::PrivateKey& new_key);
+  // RFC 8555 7.6 revokeCert with the DER certificate and, when given, a CRL reason code (RFC
+  // 5280 5.3.1). Signed with the account key (kid), or with `certificate_key` (jwk) when given,
+  // which needs no account at all.
+  void revoke_certificate(const std::string& certificate_der, std::optional<int> reason,
+                          const crypto::PrivateKey* certificate_key = nullptr);
 
   Order new_order(const std::vector<std::string>& dns_names);
   // newOrder naming the certificate it replaces by its ARI CertID (RFC 9773 5; crypto::ari_cert_id),
@@ -188,7 +223,11 @@ class Client {
   // there): a plain newOrder. When the CA refuses the field (problem_rejects_replaces: the
   // certificate was already replaced, or the CA does not know it), the order is placed once more
   // without it: a renewal must not fail for want of a hint.
-  Order new_order(const std::vector<std::string>& dns_names, const std::string& replaces);
+  // Names that are IP addresses (certcli::is_ip_address) go as identifiers of type "ip" (RFC
+  // 8738), the others as "dns". A non-empty `profile` is sent as the order's profile
+  // (draft-ietf-acme-profiles); the caller has checked the directory offers it.
+  Order new_order(const std::vector<std::string>& dns_names, const std::string& replaces,
+                  const std::string& profile = {});
 
   // The CA's renewal suggestion for the certificate with ARI CertID `cert_id` (RFC 9773 4.1: an
   // unauthenticated GET of <renewalInfo>/<certID>; 429 and 503 honoured within the budget as
@@ -208,6 +247,10 @@ class Client {
   Order wait_for_order(const std::string& url);
   // The PEM chain: leaf first.
   std::string download_certificate(const std::string& url);
+  // The default chain first, then, with `with_alternates`, each chain the CA links from it with
+  // Link: <url>;rel="alternate" (RFC 8555 7.4.2), each one more POST-as-GET. Without
+  // `with_alternates` exactly download_certificate's one request.
+  std::vector<std::string> download_certificate_chains(const std::string& url, bool with_alternates);
 
   // token || '.' || base64url(JWK thumbprint) (RFC 8555 8.1).
   std::string key_authorization(const std::string& token) const;
@@ -217,8 +260,10 @@ class Client {
 
  private:
   // POST with a JWS; `payload` nullopt means POST-as-GET. Retries badNonce with a fresh nonce.
+  // `signer`: sign with this key (and its jwk) instead of the account's.
   net::HttpResponse post(const std::string& url, const std::optional<nlohmann::json>& payload,
-                         bool use_jwk = false);
+                         bool use_jwk = false, const crypto::PrivateKey* signer = nullptr);
+  Account parse_account(const net::HttpResponse& response, const std::string& url, const char* what);
   // POST-as-GET `url` until its "status" is settled, waiting Retry-After (or a growing
   // backoff) between polls; throws timed_out(last body) when the budget runs out, and
   // RetryLater when the CA asks for a wait past it.
@@ -277,6 +322,9 @@ bool problem_rejects_replaces(const Problem& problem);
 // A URL a CA sent (a Location header, a link in an object): absolute, of the sender's scheme,
 // printable ASCII without spaces, at most 2048 characters. Throws CaMisbehaved.
 std::string check_ca_url(const std::string& url, const std::string& what, const Sender& sender);
+// The targets of Link header values with rel="alternate" (RFC 8288; several links may share one
+// header value), each checked as check_ca_url does; at most 8, duplicates dropped.
+std::vector<std::string> parse_alternate_links(const std::vector<std::string>& link_values, const Sender& sender = {});
 // meta.caaIdentities of a directory: each a DNS name, lowercased; anything else is skipped
 // (a CA's typo must not fail the run: the identities only explain a CAA refusal).
 std::vector<std::string> parse_caa_identities(const nlohmann::json& meta);

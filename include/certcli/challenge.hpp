@@ -80,6 +80,11 @@ Settings merge_settings(const Settings& own, const Settings& fallback);
 // "$FILE:/path" reads the file (trailing newline dropped). Throws Error{invalid_input} naming
 // the reference (never the value) when it is not set, unreadable or not base64.
 std::string resolve_secret(const std::string& reference, const std::function<const char*(const char*)>& getenv);
+// The same for any secret ("the EAB HMAC key", "--eab-hmac-key"), without the base64 check.
+std::string read_secret_reference(const std::string& reference, const std::function<const char*(const char*)>& getenv,
+                                  const std::string& what, const std::string& option);
+// Whether `text` is a "$ENV:" or "$FILE:" reference.
+bool is_secret_reference(const std::string& text);
 
 // ---------------------------------------------------------------------------------------------
 // Solvers

@@ -81,8 +81,31 @@ std::string jws_sign(const PrivateKey& key, std::string_view signing_input);
 // Verifies a JWS-form signature with the key's public half (used by tests and self-checks).
 bool jws_verify(const PrivateKey& key, std::string_view signing_input, std::string_view signature);
 
+// HMAC (RFC 2104) of `data` under `key` with digest "SHA256", "SHA384" or "SHA512", through
+// EVP_MAC. Raw bytes. For External Account Binding (RFC 8555 7.3.4: HS256/HS384/HS512).
+std::string hmac(std::string_view digest, std::string_view key, std::string_view data);
+// The DER encoding of the first certificate of a PEM bundle (revokeCert, RFC 8555 7.6; also
+// declared in certcli/bundle.hpp, defined in src/crypto/bundle.cpp).
+std::string certificate_der(std::string_view pem);
+
 // A DER PKCS#10 request signed with `key`: the first name as CN, every name as a dNSName SAN.
 std::string make_csr_der(const PrivateKey& key, const std::vector<std::string>& names);
+
+// A CSR someone else made (issue --csr): its DER, and the names it asks for, the subject CN
+// first (when there is one) and then each dNSName and iPAddress SAN, without repeats, as written
+// (the caller normalizes them).
+struct CsrInfo {
+  std::string der;
+  std::vector<std::string> names;
+  std::string public_key_der;  // SubjectPublicKeyInfo
+};
+// Reads a PEM ("BEGIN CERTIFICATE REQUEST" or "BEGIN NEW CERTIFICATE REQUEST") or DER PKCS#10
+// request and verifies its self-signature. Throws Error{crypto} naming what is wrong.
+CsrInfo parse_csr(std::string_view pem_or_der);
+// Whether the first certificate of `certificate_pem` carries the SubjectPublicKeyInfo `public_key_der`.
+bool certificate_has_public_key(std::string_view certificate_pem, std::string_view public_key_der);
+// The DER SubjectPublicKeyInfo of the first certificate of `certificate_pem`.
+std::string certificate_public_key_der(std::string_view certificate_pem);
 
 struct CertificateInfo {
   std::string subject_common_name;

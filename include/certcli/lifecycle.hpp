@@ -8,6 +8,7 @@
 #include <certcli/crypto.hpp>
 #include <certcli/dns.hpp>
 #include <certcli/error.hpp>
+#include <certcli/limits.hpp>
 #include <certcli/net.hpp>
 #include <certcli/store.hpp>
 
@@ -60,6 +61,8 @@ struct AddDomainRequest {
   std::string key_type = "ec256";
   std::optional<int> buffer_days;  // renew when fewer days are left (else config.toml, else a third)
   std::string deploy_hook;         // run through /bin/sh -c after this domain's certificate changes
+  // --profile, --preferred-profile, --preferred-chain, --reuse-key (csr is issue's alone).
+  store::OrderOptions order;
 };
 struct AddDomainResult {
   store::DomainRecord record;
@@ -100,6 +103,12 @@ struct SetDomainRequest {
   challenge::Settings default_challenge;          // config.toml's, to check wildcard names
   std::optional<int> buffer_days;                 // 0: back to config.toml's or the lifetime rule
   std::optional<std::string> deploy_hook;         // "": none of its own
+  // "": none. `drop_csr`: certcli makes the key and CSR again from the next certificate on.
+  std::optional<std::string> profile;
+  std::optional<std::string> preferred_profile;
+  std::optional<std::string> preferred_chain;
+  std::optional<bool> reuse_key;
+  bool drop_csr = false;
 };
 struct DomainChange {
   std::string setting;  // "key_type", "challenge", "buffer_days", "deploy_hook"
@@ -114,8 +123,20 @@ struct SetDomainResult {
 // logs domain.changed with what changed.
 SetDomainResult set_domain(store::Store& store, const Clock& clock, const SetDomainRequest& request);
 
+// External Account Binding as the user gave it (RFC 8555 7.3.4), used only when an account is
+// created: `hmac_key` is base64url, or a $ENV:VAR / $FILE:/path reference read at that moment.
+// Never stored (the account record keeps the kid alone).
+struct EabOptions {
+  std::string kid;
+  std::string hmac_key;
+  std::string algorithm;  // HS256 (empty), HS384, HS512
+  bool given() const { return !kid.empty() || !hmac_key.empty(); }
+};
+
 struct IssueRequest {
   std::string name;
+  std::string account_name;  // --account: a named account at the CA; empty: its default one
+  EabOptions eab;            // for a new account
   // The CA to use; when absent, the one the domain was last ordered from, else letsencrypt.
   // Remembering it keeps a domain tried on staging from silently moving to production.
   std::optional<CaSelection> ca;
@@ -137,6 +158,16 @@ struct IssueRequest {
   std::optional<std::string> deploy_hook;
   std::string default_deploy_hook;
   std::chrono::seconds deploy_hook_timeout{300};
+  // --profile, --preferred-profile, --preferred-chain: saved with the domain ("" clears one).
+  std::optional<std::string> profile;
+  std::optional<std::string> preferred_profile;
+  std::optional<std::string> preferred_chain;
+  bool reuse_key = false;  // --reuse-key: this run keeps the live key (the domain's setting aside)
+  // --csr: an operator's PKCS#10 request (PEM or DER bytes), checked against the domain's names
+  // and saved with it, so that renewals send it again; the key stays the operator's.
+  std::string csr;
+  // The rate-limit budget (certcli/limits.hpp): checked before an order, --ignore-limits.
+  limits::Settings limits;
 };
 
 // What became of a deploy hook run after a certificate changed.
@@ -185,6 +216,8 @@ struct RenewSettings {  // config.toml's renewal and alert settings, resolved by
 
 struct RenewRequest {
   std::vector<std::string> names;  // empty: every managed domain
+  std::string account_name;        // --account, as issue's
+  EabOptions eab;                  // for a new account, as issue's
   bool force = false;              // renew even when not due, and despite backoff
   // Run the whole flow against the staging twin of the domain's CA (or `ca` when given), keep
   // nothing: no record, key, archive or live file changes, no hook, no alert.
@@ -194,6 +227,8 @@ struct RenewRequest {
   std::chrono::seconds time_budget{180};  // per domain, as issue's --timeout
   std::chrono::seconds random_delay{0};   // wait a random part of this before the first request
   int parallel = 1;                       // renewals at once, sharing sessions and solvers
+  bool reuse_key = false;                 // --reuse-key: each renewal keeps its live key
+  limits::Settings limits;                // the rate-limit budget, as issue's
   RenewSettings settings;
 };
 

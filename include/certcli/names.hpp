@@ -4,6 +4,7 @@
 // normalize_domain_name() has accepted it.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -19,6 +20,18 @@ namespace certcli {
 std::string normalize_domain_name(std::string_view name);
 
 bool is_wildcard(std::string_view name);
+
+// IP address identifiers (RFC 8738). The canonical text of an IPv4 or IPv6 address (what
+// inet_ntop prints: dotted decimal, or RFC 5952 lowercase with the longest zero run as "::"),
+// brackets around IPv6 allowed ("[::1]"); nullopt when `text` is not an address. The unspecified
+// addresses (0.0.0.0, ::) are not addresses a certificate can name: nullopt too.
+std::optional<std::string> normalize_ip_address(std::string_view text);
+// Whether a normalized name is an IP address rather than a DNS name (no DNS name normalizes to
+// something that parses as an address: a numeric last label and ':' are refused there).
+bool is_ip_address(std::string_view normalized_name);
+// What certcli accepts wherever a certificate name is given: an IP address in its canonical
+// form, else normalize_domain_name().
+std::string normalize_name(std::string_view name);
 
 // How a normalized name is shown to people: the name itself, or, when it has A-labels, its
 // Unicode form followed by the stored form: "bücher.example.test (xn--bcher-kva.example.test)".
@@ -38,7 +51,9 @@ std::string registered_domain(std::string_view normalized_name);
 bool covers(std::string_view certificate_name, std::string_view host);
 
 // The directory name a normalized entry name is stored under ("*.example.com" ->
-// "_wildcard.example.com").
+// "_wildcard.example.com"; an IP address gets "ip-" with each ':' as '-': "ip-127.0.0.1",
+// "ip-2001-db8--1" for 2001:db8::1). No DNS name has either form: "ip-127.0.0.1" has a numeric
+// last label, and an IPv6 form is a single label.
 std::string storage_name(std::string_view normalized_name);
 
 }  // namespace certcli

@@ -75,6 +75,17 @@ struct RenewalState {
   std::vector<int> alerts_sent;    // expiry thresholds (days) already posted for the live certificate
 };
 
+// How this domain's certificates are ordered, remembered between runs (domain.toml [order]).
+struct OrderOptions {
+  std::string profile;            // sent as the order's profile; refused when the CA lacks it
+  std::string preferred_profile;  // sent when the CA offers it, else the CA's default
+  std::string preferred_chain;    // issuer CN of the chain to keep among the CA's alternates
+  bool reuse_key = false;         // the next certificate keeps the live key
+  // An operator's own CSR (base64 of its DER): finalize sends it as it is, and the private key is
+  // not certcli's (live/ has no key.pem). Empty: certcli makes the key and the CSR.
+  std::string csr;
+};
+
 struct DomainRecord {
   std::string name;                // primary name, normalized
   std::vector<std::string> names;  // every SAN, primary first
@@ -100,9 +111,14 @@ struct DomainRecord {
   std::optional<TimePoint> issued_at;
   std::optional<TimePoint> expires_at;
   std::optional<TimePoint> last_updated_at;
+  // `certcli revoke` revoked the live certificate: when, and the reason given ("" for none).
+  // Renewal treats it as due now; installing a new certificate clears both.
+  std::optional<TimePoint> revoked_at;
+  std::string revocation_reason;
 
   RenewalState renewal;
   VerificationState verification;
+  OrderOptions order;
 };
 
 struct AccountRecord {
@@ -111,6 +127,10 @@ struct AccountRecord {
   std::vector<std::string> contacts;
   std::string key_type;
   std::optional<TimePoint> created_at;
+  std::string status = "valid";              // "deactivated": refused for any later use
+  std::optional<TimePoint> deactivated_at{};
+  std::optional<TimePoint> key_changed_at{};   // the last key rollover
+  std::string eab_kid{};                       // External Account Binding key id; never the key
 };
 
 // The four files of one issued certificate.
@@ -204,11 +224,20 @@ class Store {
   // The versions under archive/, oldest first.
   virtual std::vector<ArchivedCertificate> list_archive(const std::string& name) const = 0;
 
+  // `ca_id` names the CA's default account (accounts/<ca-id>/), or "<ca-id>/<name>" a named one
+  // (accounts/<ca-id>/<name>/; `name` checked by the caller: lowercase letters, digits, - and _).
   virtual std::optional<AccountRecord> load_account(const std::string& ca_id) const = 0;
   virtual std::optional<std::string> load_account_key(const std::string& ca_id) const = 0;
   // Key first, record second: a record never points at a key that is not on disk.
   virtual void save_account(const std::string& ca_id, const AccountRecord& record,
                             const std::string& key_pem) = 0;
+  // Keeps an account key a rollover replaced: <account dir>/old-keys/<stamp>/account.key,
+  // encrypted as account keys are, never overwritten ("-2"... appended). Returns the path.
+  virtual std::string archive_account_key(const std::string& ca_id, const std::string& stamp,
+                                          const std::string& key_pem) {
+    (void)ca_id, (void)stamp, (void)key_pem;
+    throw Error(ErrorKind::internal, "this store cannot archive account keys");
+  }
 
   // The key of an in-flight order, kept until its certificate is installed.
   virtual void save_pending_key(const std::string& name, const std::string& key_pem) = 0;
@@ -222,6 +251,13 @@ class Store {
   // The key comes in clear, but as stored (maybe encrypted) when the store has no passphrase,
   // so that reading the certificate never needs one.
   virtual std::optional<CertificateFiles> load_live_certificate(const std::string& name) const = 0;
+  // archive/<version>'s four files, the key in clear (it needs the passphrase when it is
+  // encrypted); nothing when there is no such version. `version` is checked before it reaches a path.
+  virtual std::optional<CertificateFiles> load_archived_certificate(const std::string& name,
+                                                                    const std::string& version) const {
+    (void)name, (void)version;
+    throw Error(ErrorKind::internal, "this store cannot read archived certificates");
+  }
 
   // Appends one JSON object to the activity log, stamped with the acting uid and command.
   // Never pass secrets.
@@ -249,6 +285,13 @@ class Store {
 
   // Where the live files of `name` are, for the user to point a web server at.
   virtual std::string live_location(const std::string& name) const = 0;
+
+  // The rate-limit ledger (rate-limits.json; certcli/limits.hpp owns its shape): nothing when
+  // there is none yet. save_ledger writes it atomically; hold the state lock. A store that keeps
+  // no ledger (a dry run's) counts nothing.
+  virtual std::optional<std::string> load_ledger() const { return std::nullopt; }
+  virtual void save_ledger(const std::string& text) { (void)text; }
+  virtual std::string ledger_location() const { return "rate-limits.json"; }
 
  protected:
   const std::string& activity_command() const { return activity_command_; }

@@ -3,6 +3,7 @@
 // empty), and one keep-alive connection through the shared HttpClient.
 #include <certcli/acme.hpp>
 #include <certcli/interrupt.hpp>
+#include <certcli/names.hpp>
 
 #include <fmt/format.h>
 
@@ -17,13 +18,16 @@ constexpr const char* kJoseJson = "application/jose+json";
 // tests run Pebble rejecting half of all nonces; at 50% a request fails all 20 tries with odds
 // of one in a million, while a real loop (a CA that rejects every nonce) still ends.
 constexpr int kBadNonceAttempts = 20;
+// A signed request that got no answer at all is sent this many times at most.
+constexpr int kTransportAttempts = 3;
 
 std::string hint_for(const Problem& problem, const std::string& context) {
   const std::string type = problem.short_type();
   if (type == "rateLimited") return "the CA's rate limit was reached; wait before trying again (see the detail for when)";
   if (type == "userActionRequired") return "the CA needs you to act (often: accept new terms of service); see the detail";
   if (type == "externalAccountRequired")
-    return "this CA needs External Account Binding credentials, which this certcli version cannot send yet";
+    return "this CA needs External Account Binding credentials (a key identifier and an HMAC key from the CA's "
+           "website) for a new account: give --eab-kid and --eab-hmac-key";
   if (type == "accountDoesNotExist" || type == "unauthorized")
     return "the stored account is not valid at this CA; check --directory, or remove the account directory to register anew";
   if (type == "rejectedIdentifier") return "the CA will not issue for this name; check its spelling and the CA's policy";
@@ -167,25 +171,51 @@ void Client::throw_problem(const net::HttpResponse& response, const std::string&
   throw AcmeError(problem, context, hint_for(problem, context));
 }
 
-net::HttpResponse Client::post(const std::string& url, const std::optional<nlohmann::json>& payload, bool use_jwk) {
-  if (!account_key_) throw Error(ErrorKind::internal, "an ACME request was signed before use_account");
+net::HttpResponse Client::post(const std::string& url, const std::optional<nlohmann::json>& payload, bool use_jwk,
+                               const crypto::PrivateKey* signer) {
+  if (signer) use_jwk = true;
+  if (!signer && !account_key_) throw Error(ErrorKind::internal, "an ACME request was signed before use_account");
+  const crypto::PrivateKey& key = signer ? *signer : *account_key_;
   if (!use_jwk && account_url_.empty()) throw Error(ErrorKind::internal, "a kid request was made without an account URL");
   int retries = 0;
+  int transport_failures = 0;
   for (int attempt = 1;; ++attempt) {
     throw_if_stop_requested();
     net::HttpResponse response;
+    std::optional<Error> transport_error;
     {
       // One exchange at a time on the shared connection; waits and polls happen outside, so
       // parallel renewals overlap everywhere but on the wire.
       std::lock_guard exchange(exchange_mutex_);
-      nlohmann::json header = {{"alg", crypto::jws_algorithm(*account_key_)}, {"nonce", take_nonce()}, {"url", url}};
+      nlohmann::json header = {{"alg", crypto::jws_algorithm(key)}, {"nonce", take_nonce()}, {"url", url}};
       if (use_jwk)
-        header["jwk"] = crypto::public_jwk(*account_key_);
+        header["jwk"] = crypto::public_jwk(key);
       else
         header["kid"] = account_url_;
-      nlohmann::json jws = make_jws(*account_key_, header, payload ? payload->dump() : std::string());
-      response = http_.post(url, kJoseJson, jws.dump());
-      remember_nonce(response);
+      nlohmann::json jws = make_jws(key, header, payload ? payload->dump() : std::string());
+      try {
+        response = http_.post(url, kJoseJson, jws.dump());
+        remember_nonce(response);
+      } catch (const Error& e) {
+        if (e.kind() != ErrorKind::network) throw;
+        transport_error = e;
+      }
+    }
+    if (transport_error) {
+      // No answer (connection reset or refused, a timeout). The directory and the connection
+      // worked before, so this is most likely passing: try again a few times, 1 s then 2 s apart,
+      // within the run's budget. The request may have reached the CA, and its nonce is spent
+      // either way; the retry is signed with a fresh nonce, so the CA sees a new valid request
+      // (a newOrder retried so may leave one unused order behind at the CA).
+      ++transport_failures;
+      const std::chrono::seconds backoff{1 << (transport_failures - 1)};
+      if (transport_failures >= kTransportAttempts || clock_.now() + backoff > deadline_)
+        throw Error(ErrorKind::network,
+                    fmt::format("{} (tried {} time{})", transport_error->what(), transport_failures,
+                                transport_failures == 1 ? "" : "s"),
+                    transport_error->hint(), transport_error->subject());
+      clock_.sleep_for(backoff);
+      continue;
     }
     if (response.status < 400) return response;
     nlohmann::json body = nlohmann::json::parse(response.body, nullptr, false);
@@ -199,12 +229,14 @@ net::HttpResponse Client::post(const std::string& url, const std::optional<nlohm
   }
 }
 
-Account Client::register_account(const std::vector<std::string>& contacts, bool agree_to_terms) {
+Account Client::register_account(const std::vector<std::string>& contacts, bool agree_to_terms,
+                                 const std::optional<ExternalAccountBinding>& eab) {
   nlohmann::json payload = {{"termsOfServiceAgreed", agree_to_terms}};
   if (!contacts.empty()) {
     payload["contact"] = nlohmann::json::array();
     for (const auto& c : contacts) payload["contact"].push_back(c.starts_with("mailto:") ? c : "mailto:" + c);
   }
+  if (eab) payload["externalAccountBinding"] = make_eab_jws(*eab, crypto::public_jwk(*account_key_), directory().new_account);
   net::HttpResponse response = post(directory().new_account, payload, /*use_jwk=*/true);
   nlohmann::json body = parse_body(response, "newAccount");
   Account account;
@@ -220,10 +252,13 @@ Account Client::register_account(const std::vector<std::string>& contacts, bool 
 
 Order Client::new_order(const std::vector<std::string>& dns_names) { return new_order(dns_names, std::string()); }
 
-Order Client::new_order(const std::vector<std::string>& dns_names, const std::string& replaces) {
+Order Client::new_order(const std::vector<std::string>& dns_names, const std::string& replaces,
+                        const std::string& profile) {
   nlohmann::json identifiers = nlohmann::json::array();
-  for (const auto& name : dns_names) identifiers.push_back({{"type", "dns"}, {"value", name}});
+  for (const auto& name : dns_names)
+    identifiers.push_back({{"type", is_ip_address(name) ? "ip" : "dns"}, {"value", name}});
   nlohmann::json payload = {{"identifiers", identifiers}};
+  if (!profile.empty()) payload["profile"] = profile;
   // RFC 9773 5: only to a CA that offers ARI; another may refuse the unknown field.
   const bool send_replaces = !replaces.empty() && !directory().renewal_info.empty();
   if (send_replaces) payload["replaces"] = replaces;
@@ -324,11 +359,23 @@ Order Client::wait_for_order(const std::string& url) {
 }
 
 std::string Client::download_certificate(const std::string& url) {
-  net::HttpResponse response = post(url, std::nullopt);
-  if (response.body.find("-----BEGIN CERTIFICATE-----") == std::string::npos)
-    throw Error(ErrorKind::ca_rejected, fmt::format("the CA's answer at {} holds no PEM certificate", url),
-                "the CA is misbehaving; try again later or report it to the CA", url);
-  return response.body;
+  return download_certificate_chains(url, false).front();
+}
+
+std::vector<std::string> Client::download_certificate_chains(const std::string& url, bool with_alternates) {
+  auto fetch = [&](const std::string& chain_url) {
+    net::HttpResponse response = post(chain_url, std::nullopt);
+    if (response.body.find("-----BEGIN CERTIFICATE-----") == std::string::npos)
+      throw Error(ErrorKind::ca_rejected, fmt::format("the CA's answer at {} holds no PEM certificate", chain_url),
+                  "the CA is misbehaving; try again later or report it to the CA", chain_url);
+    return response;
+  };
+  net::HttpResponse first = fetch(url);
+  std::vector<std::string> chains{first.body};
+  if (!with_alternates) return chains;
+  for (const auto& alternate : parse_alternate_links(first.header_values("link"), sender_))
+    if (alternate != url) chains.push_back(fetch(alternate).body);
+  return chains;
 }
 
 }  // namespace certcli::acme

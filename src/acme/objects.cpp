@@ -63,9 +63,18 @@ Identifier checked_identifier(const nlohmann::json& body, const std::string& wha
                               bool wildcard_allowed) {
   if (!body.is_object()) misbehaved(sender, fmt::format("{} whose identifier is not an object", what));
   Identifier id{string_field(body, "type"), string_field(body, "value")};
+  if (id.type == "ip") {
+    // RFC 8738 3: the address in its textual form; certcli keeps the canonical one (RFC 5952).
+    auto address = normalize_ip_address(id.value);
+    if (!address || id.value.find('[') != std::string::npos)
+      misbehaved(sender, fmt::format("{} for {}, which is not an IP address", what, quote_ca_text(id.value)));
+    id.value = *address;
+    return id;
+  }
   if (id.type != "dns")
-    misbehaved(sender, fmt::format("{} with an identifier of type {}, where certcli asked for dns names only", what,
-                                   quote_ca_text(id.type)));
+    misbehaved(sender, fmt::format("{} with an identifier of type {}, where certcli asked for dns names and IP "
+                                   "addresses only",
+                                   what, quote_ca_text(id.type)));
   try {
     std::string normalized = normalize_domain_name(id.value);
     if (is_wildcard(normalized) && !wildcard_allowed) throw Error(ErrorKind::invalid_input, "a wildcard here");
@@ -148,6 +157,55 @@ std::string check_ca_url(const std::string& url, const std::string& what, const 
   if (url.empty() || url.size() > kMaxUrl || !printable_ascii || !has_host)
     misbehaved(sender, fmt::format("{} {} that is not an absolute {} URL", what, quote_ca_text(url), prefix), url);
   return url;
+}
+
+std::vector<std::string> parse_alternate_links(const std::vector<std::string>& link_values, const Sender& sender) {
+  constexpr std::size_t kMostAlternates = 8;
+  auto lower = [](std::string text) {
+    for (char& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return text;
+  };
+  auto trim = [](std::string_view text) {
+    while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
+    while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) text.remove_suffix(1);
+    return text;
+  };
+  std::vector<std::string> urls;
+  for (std::string_view value : link_values) {
+    // Each link is "<target>" followed by its ";"-separated parameters, up to the next "<".
+    for (std::size_t open = value.find('<'); open != std::string_view::npos;) {
+      std::size_t close = value.find('>', open + 1);
+      if (close == std::string_view::npos) break;
+      std::string target(value.substr(open + 1, close - open - 1));
+      std::size_t next = value.find('<', close + 1);
+      std::string_view params = value.substr(close + 1, next == std::string_view::npos ? std::string_view::npos
+                                                                                      : next - close - 1);
+      open = next;
+      bool alternate = false;
+      for (std::size_t start = 0; start <= params.size();) {
+        std::size_t semicolon = params.find(';', start);
+        std::string_view param =
+            trim(params.substr(start, semicolon == std::string_view::npos ? std::string_view::npos : semicolon - start));
+        start = semicolon == std::string_view::npos ? params.size() + 1 : semicolon + 1;
+        std::size_t equals = param.find('=');
+        if (equals == std::string_view::npos || lower(std::string(trim(param.substr(0, equals)))) != "rel") continue;
+        std::string rel = lower(std::string(trim(param.substr(equals + 1))));
+        while (!rel.empty() && (rel.back() == ',' || rel.back() == ' ')) rel.pop_back();
+        if (rel.size() >= 2 && rel.front() == '"' && rel.back() == '"') rel = rel.substr(1, rel.size() - 2);
+        // rel may name several relations, space-separated (RFC 8288 3.3).
+        for (std::size_t word = 0; word <= rel.size();) {
+          std::size_t space = rel.find(' ', word);
+          if (rel.substr(word, space == std::string::npos ? std::string::npos : space - word) == "alternate") alternate = true;
+          word = space == std::string::npos ? rel.size() + 1 : space + 1;
+        }
+      }
+      if (!alternate) continue;
+      std::string url = check_ca_url(target, "a Link to an alternate chain at", sender);
+      if (std::find(urls.begin(), urls.end(), url) == urls.end() && urls.size() < kMostAlternates)
+        urls.push_back(std::move(url));
+    }
+  }
+  return urls;
 }
 
 void check_token(const std::string& token, const std::string& what, const Sender& sender) {

@@ -5,6 +5,7 @@
 
 #include <certcli/crypto.hpp>
 #include <certcli/error.hpp>
+#include <certcli/names.hpp>
 #include <certcli/net.hpp>
 
 #include <fmt/format.h>
@@ -301,7 +302,9 @@ class Walk {
 };
 
 std::string probe_url(const std::string& name, int port, const std::string& token) {
-  std::string authority = port == 80 ? name : fmt::format("{}:{}", name, port);
+  // An IPv6 address (RFC 8738) is bracketed in a URL (RFC 3986 3.2.2).
+  const std::string host = name.find(':') != std::string::npos ? "[" + name + "]" : name;
+  std::string authority = port == 80 ? host : fmt::format("{}:{}", host, port);
   return "http://" + authority + http01_path(token);
 }
 
@@ -410,6 +413,10 @@ PreflightResult preflight_at(Solver& solver, const std::string& name, const std:
 PreflightResult http01_preflight(Solver& solver, const std::string& name, const dns::Resolver& resolver, int port,
                                  std::chrono::milliseconds timeout) {
   std::vector<std::string> addresses;
+  // An IP address identifier (RFC 8738) is fetched from that address itself: no lookup.
+  if (is_ip_address(name))
+    return preflight_at(solver, name, {name}, port, timeout,
+                        [&resolver](const std::string& host) { return resolver.addresses(host); });
   try {
     addresses = resolver.addresses(name);
   } catch (const Error& e) {

@@ -128,13 +128,18 @@ Settings merge_settings(const Settings& own, const Settings& fallback) {
   return merged;
 }
 
-std::string resolve_secret(const std::string& reference, const std::function<const char*(const char*)>& getenv) {
+bool is_secret_reference(const std::string& text) {
+  return starts_with(text, kEnvPrefix) || starts_with(text, kFilePrefix);
+}
+
+std::string read_secret_reference(const std::string& reference, const std::function<const char*(const char*)>& getenv,
+                                  const std::string& what, const std::string& option) {
   std::string secret;
   if (starts_with(reference, kEnvPrefix)) {
     std::string variable = reference.substr(kEnvPrefix.size());
     const char* value = getenv ? getenv(variable.c_str()) : nullptr;
     if (!value || !*value)
-      throw invalid(fmt::format("the TSIG secret comes from ${} (--tsig-secret '{}'), which is not set", variable, reference),
+      throw invalid(fmt::format("{} comes from ${} ({} '{}'), which is not set", what, variable, option, reference),
                     fmt::format("export {} in the environment certcli runs in (for a systemd timer: "
                                 "Environment= or EnvironmentFile= in the service)",
                                 variable));
@@ -144,13 +149,18 @@ std::string resolve_secret(const std::string& reference, const std::function<con
     try {
       secret = trim_trailing_newlines(files::read_file(path));
     } catch (const Error& e) {
-      throw invalid(fmt::format("the TSIG secret file {} cannot be read: {}", path, e.what()),
+      throw invalid(fmt::format("{} file {} cannot be read: {}", what, path, e.what()),
                     "make the file readable by certcli's user (and by no one else)", path);
     }
   } else {
-    throw invalid("the TSIG secret reference is neither '$ENV:VARIABLE' nor '$FILE:/path'",
-                  "set --tsig-secret to '$ENV:VARIABLE' or '$FILE:/path/to/secret'");
+    throw invalid(fmt::format("{} reference is neither '$ENV:VARIABLE' nor '$FILE:/path'", what),
+                  fmt::format("set {} to '$ENV:VARIABLE' or '$FILE:/path/to/secret'", option));
   }
+  return secret;
+}
+
+std::string resolve_secret(const std::string& reference, const std::function<const char*(const char*)>& getenv) {
+  std::string secret = read_secret_reference(reference, getenv, "the TSIG secret", "--tsig-secret");
   bool base64 = !secret.empty() && secret.size() % 4 == 0 && std::all_of(secret.begin(), secret.end(), [](char c) {
     return std::isalnum(static_cast<unsigned char>(c)) || c == '+' || c == '/' || c == '=';
   });

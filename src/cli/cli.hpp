@@ -111,6 +111,24 @@ void register_verify_command(CLI::App& app, Context& context);
 void register_wait_command(CLI::App& app, Context& context);
 void register_activity_command(CLI::App& app, Context& context);
 void register_keys_command(CLI::App& app, Context& context);
+// Accounts and revocation (cmd_account.cpp, cmd_revoke.cpp).
+void register_account_commands(CLI::App& app, Context& context);
+void register_revoke_command(CLI::App& app, Context& context);
+// --account NAME, and with `with_eab` --eab-kid, --eab-hmac-key, --eab-alg (where an account may
+// be created: account register, issue, renew).
+struct AccountArgs {
+  std::string account_name;
+  lifecycle::EabOptions eab;
+};
+void add_account_options(CLI::App* command, AccountArgs& args, bool with_eab);
+void register_limits_command(CLI::App& app, Context& context);
+void register_ca_commands(CLI::App& app, Context& context);
+// The rate-limit settings of issue and renew (cmd_limits.cpp): --ignore-limits, and the
+// test-only CERTCLI_TEST_LIMITS.
+limits::Settings limit_settings(bool ignore_limits);
+void register_download_command(CLI::App& app, Context& context);
+void register_covers_command(CLI::App& app, Context& context);
+void register_upload_command(CLI::App& app, Context& context);
 
 // How the store keeps keys (cmd_keys.cpp): the passphrase from --passphrase-file, else
 // $CERTCLI_PASSPHRASE, else config.toml's keys.passphrase reference; keys.live_key.

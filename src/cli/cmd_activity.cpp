@@ -83,7 +83,7 @@ void register_activity_command(CLI::App& app, Context& context) {
   activity->add_flag("--json", context.options().json, "Print a JSON array of the events, oldest first");
   activity->callback([&context, args] {
     lifecycle::ActivityFilter filter;
-    if (!args->domain.empty()) filter.domain = normalize_domain_name(args->domain);
+    if (!args->domain.empty()) filter.domain = normalize_name(args->domain);
     if (!args->since.empty()) filter.since = parse_since(args->since, context.clock().now());
     auto log = lifecycle::read_activity(context.home(), filter);
     if (!log.damaged.empty())

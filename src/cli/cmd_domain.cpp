@@ -1,5 +1,6 @@
 // certcli domain add|list|show|set|remove|restore
 #include "cli/cli.hpp"
+#include "cli/order_args.hpp"
 
 #include <certcli/names.hpp>
 #include <certcli/renewal.hpp>
@@ -72,6 +73,12 @@ nlohmann::json details_json(const lifecycle::DomainDetails& details, const renew
                                                                            : nlohmann::json()},
                      {"verified_ok", n.check ? nlohmann::json(n.check->ok) : nlohmann::json()}});
   out["name_details"] = names;
+  auto text_or_null = [](const std::string& s) { return s.empty() ? nlohmann::json() : nlohmann::json(s); };
+  out["order"] = {{"profile", text_or_null(r.order.profile)},
+                  {"preferred_profile", text_or_null(r.order.preferred_profile)},
+                  {"preferred_chain", text_or_null(r.order.preferred_chain)},
+                  {"reuse_key", r.order.reuse_key},
+                  {"own_csr", !r.order.csr.empty()}};
   const auto& rs = r.renewal;
   out["renewal"] = {{"buffer_days", rs.buffer_days ? nlohmann::json(*rs.buffer_days) : nlohmann::json()},
                     {"deploy_hook", rs.deploy_hook.empty() ? nlohmann::json() : nlohmann::json(rs.deploy_hook)},
@@ -125,7 +132,13 @@ void print_details(const lifecycle::DomainDetails& details, const renewal::DueDe
     fmt::print("  names not covered: {} (`certcli renew {}` orders a certificate with them)\n",
                fmt::join(status.uncovered_names, ", "), r.name);
   fmt::print("  challenge:  {}\n", challenge::describe(r.challenge));
-  fmt::print("  key type:   {}\n", r.key_type);
+  fmt::print("  key type:   {}{}\n", r.key_type,
+             !r.order.csr.empty() ? " (not used: ordered with your CSR, whose key is yours)"
+             : r.order.reuse_key  ? " (the live key is kept for each new certificate)"
+                                  : "");
+  if (!r.order.profile.empty() || !r.order.preferred_profile.empty())
+    fmt::print("  profile:    {}\n", !r.order.profile.empty() ? r.order.profile : r.order.preferred_profile + " (preferred)");
+  if (!r.order.preferred_chain.empty()) fmt::print("  chain:      preferred issuer {}\n", r.order.preferred_chain);
   fmt::print("  ca:         {}\n", r.directory_url.empty() ? "- (chosen at the first issue)" : r.directory_url);
   fmt::print("  created:    {}\n", at(r.created_at));
   fmt::print("  issued:     {}\n", at(r.issued_at));
@@ -180,7 +193,10 @@ void register_domain_commands(CLI::App& app, Context& context) {
   add->add_option("--buffer-days", args->buffer_days, "Renew when fewer days than this are left (1-365)");
   add->add_option("--deploy-hook", args->deploy_hook,
                   "Shell command run after this domain's certificate changes (CERTCLI_* variables set)");
-  add->callback([&context, args, add] {
+  auto add_order = std::make_shared<OrderArgs>();
+  add_order_options(add, *add_order, /*with_reuse_key=*/true,
+                    "Each new certificate keeps the live certificate's key instead of a new one");
+  add->callback([&context, args, add, add_order] {
     lifecycle::AddDomainRequest request;
     request.name = args->name;
     request.extra_names = args->sans;
@@ -194,6 +210,10 @@ void register_domain_commands(CLI::App& app, Context& context) {
     request.default_challenge = context.default_challenge();
     if (args->buffer_days != 0) request.buffer_days = args->buffer_days;
     request.deploy_hook = args->deploy_hook;
+    request.order.profile = add_order->profile;
+    request.order.preferred_profile = add_order->preferred_profile;
+    request.order.preferred_chain = add_order->preferred_chain;
+    request.order.reuse_key = add_order->reuse_key;
     auto result = lifecycle::add_domain(context.store(), context.clock(), request);
     if (!result.restored_from.empty()) {
       fmt::print("Restored {} ({}) from {}: its certificate is valid until {}, so nothing was ordered\n",
@@ -293,7 +313,15 @@ void register_domain_commands(CLI::App& app, Context& context) {
                   "Renew when fewer days than this are left (1-365; 0: config.toml's or a third of the lifetime)");
   set->add_option("--deploy-hook", set_args->deploy_hook,
                   "Shell command run after this domain's certificate changes (\"\": none)");
-  set->callback([&context, set_args, set] {
+  auto set_order = std::make_shared<OrderArgs>();
+  add_order_options(set, *set_order, /*with_reuse_key=*/false, "");
+  auto reuse_key_value = std::make_shared<bool>(false);
+  auto* reuse_key = set->add_flag("--reuse-key,!--no-reuse-key", *reuse_key_value,
+                                  "Keep the live key for each new certificate, or not");
+  auto no_csr_value = std::make_shared<bool>(false);
+  auto* no_csr = set->add_flag("--no-csr", *no_csr_value,
+                               "Stop ordering with the CSR given to issue --csr: certcli makes the key again");
+  set->callback([&context, set_args, set, set_order, reuse_key, reuse_key_value, no_csr, no_csr_value] {
     lifecycle::SetDomainRequest request;
     request.name = set_args->name;
     if (set->count("--key-type") != 0) request.key_type = set_args->key_type;
@@ -301,10 +329,17 @@ void register_domain_commands(CLI::App& app, Context& context) {
     request.default_challenge = context.default_challenge();
     if (set->count("--buffer-days") != 0) request.buffer_days = set_args->buffer_days;
     if (set->count("--deploy-hook") != 0) request.deploy_hook = set_args->deploy_hook;
-    if (!request.key_type && !request.challenge && !request.buffer_days && !request.deploy_hook)
+    request.profile = set_order->profile_given();
+    request.preferred_profile = set_order->preferred_profile_given();
+    request.preferred_chain = set_order->preferred_chain_given();
+    if (reuse_key->count() != 0) request.reuse_key = *reuse_key_value;
+    request.drop_csr = no_csr->count() != 0 && *no_csr_value;
+    const bool order_given = request.profile || request.preferred_profile || request.preferred_chain ||
+                             request.reuse_key || request.drop_csr;
+    if (!request.key_type && !request.challenge && !request.buffer_days && !request.deploy_hook && !order_given)
       throw Error(ErrorKind::usage, "domain set needs a setting to change",
-                  "give --key-type, a challenge option (--webroot, --http-listen, --dns-...), --buffer-days or "
-                  "--deploy-hook");
+                  "give --key-type, a challenge option (--webroot, --http-listen, --dns-...), --buffer-days, "
+                  "--deploy-hook, --profile, --preferred-profile, --preferred-chain, --reuse-key or --no-csr");
     auto result = lifecycle::set_domain(context.store(), context.clock(), request);
     if (result.changes.empty()) {
       fmt::print("{}: unchanged, the settings were as given already\n", result.record.name);

@@ -1,5 +1,8 @@
 // certcli issue NAME
 #include "cli/cli.hpp"
+#include "cli/order_args.hpp"
+
+#include <certcli/files.hpp>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -16,6 +19,7 @@ void register_issue_command(CLI::App& app, Context& context) {
     bool skip_preflight = false;
     int timeout_seconds = 180;
     std::string deploy_hook;
+    AccountArgs account;
   };
   auto args = std::make_shared<IssueArgs>();
   CLI::App* issue = app.add_subcommand("issue", "Obtain a certificate for an added domain from the CA");
@@ -24,6 +28,7 @@ void register_issue_command(CLI::App& app, Context& context) {
   issue->add_flag("--agree-tos", args->agree_tos, "Agree to the CA's terms of service when an account is created");
   issue->add_option("--account-key-type", args->account_key_type,
                     "Key for a new account: ec256 (ES256, default), ec384 (ES384), rsa2048/3072/4096 (RS256)");
+  add_account_options(issue, args->account, /*with_eab=*/true);
   add_challenge_options(issue, args->challenge);
   issue->add_flag("--skip-preflight", args->skip_preflight,
                   "Do not check DNS, HTTP reachability, CAA and ownership before ordering (for a setup where "
@@ -34,9 +39,20 @@ void register_issue_command(CLI::App& app, Context& context) {
   issue->add_option("--deploy-hook", args->deploy_hook,
                     "Shell command run after the certificate is installed (saved for renewals; CERTCLI_* variables set)");
   issue->add_flag("--json", context.options().json, "Print the result as JSON");
-  issue->callback([&context, args, issue_command = issue] {
+  auto order_args = std::make_shared<OrderArgs>();
+  add_order_options(issue, *order_args, /*with_reuse_key=*/true,
+                    "Use the live certificate's key for this certificate instead of a new one");
+  auto csr_file = std::make_shared<std::string>();
+  issue->add_option("--csr", *csr_file,
+                    "Order for this PKCS#10 request (PEM or DER): its names must be the domain's; the key stays "
+                    "yours and renewals send the same request");
+  auto ignore_limits = std::make_shared<bool>(false);
+  issue->add_flag("--ignore-limits", *ignore_limits,
+                  "Order even when certcli's count says the CA's rate limit would refuse it (see certcli limits)");
+  issue->callback([&context, args, ignore_limits, order_args, csr_file, issue_command = issue] {
     lifecycle::IssueRequest request;
     request.name = args->name;
+    request.limits = limit_settings(*ignore_limits);
     request.ca = context.ca();
     // Precedence: command line > domain record > config.toml > built-in.
     const config::Config& config = context.config();
@@ -59,6 +75,20 @@ void register_issue_command(CLI::App& app, Context& context) {
       request.account_key_type = *config.account_key_type;
     request.time_budget = std::chrono::seconds{args->timeout_seconds};
     request.challenge = args->challenge.settings();
+    request.account_name = args->account.account_name;
+    request.profile = order_args->profile_given();
+    request.preferred_profile = order_args->preferred_profile_given();
+    request.preferred_chain = order_args->preferred_chain_given();
+    request.reuse_key = order_args->reuse_key;
+    if (!csr_file->empty()) {
+      try {
+        request.csr = files::read_file(*csr_file);
+      } catch (const Error& error) {
+        throw Error(ErrorKind::invalid_input, fmt::format("cannot read the CSR {}: {}", *csr_file, error.what()),
+                    "give --csr the path of a PKCS#10 request this user can read", *csr_file);
+      }
+    }
+    request.eab = args->account.eab;
     auto progress = [](const std::string& line) { fmt::print(stderr, "certcli: {}\n", line); };
     auto result = lifecycle::issue_certificate(context.store(), context.clock(), context.http(), request, progress);
 
@@ -88,7 +118,11 @@ void register_issue_command(CLI::App& app, Context& context) {
       fmt::print("  expires:  {}\n", describe_time(cert.not_after, context.clock().now()));
       fmt::print("  issuer:   {}\n", cert.issuer);
       fmt::print("  serial:   {}\n", cert.serial_hex);
-      fmt::print("  files:    {}/{{cert,chain,fullchain,key}}.pem\n", result.live_location);
+      if (result.record.order.csr.empty())
+        fmt::print("  files:    {}/{{cert,chain,fullchain,key}}.pem\n", result.live_location);
+      else
+        fmt::print("  files:    {}/{{cert,chain,fullchain}}.pem (no key.pem: the key is the CSR's, yours)\n",
+                   result.live_location);
       fmt::print("  account:  {}{}\n", result.account_url, result.account_created ? " (new)" : "");
       if (result.hook) fmt::print("  hook:     {}\n", result.hook->succeeded ? "ok" : result.hook->detail);
     }

@@ -69,7 +69,8 @@ store::KeyProtection key_protection(Context& context) {
 }
 
 bool command_reads_keys(const std::string& command) {
-  return command == "issue" || command == "renew" || command.starts_with("keys");
+  return command == "issue" || command == "renew" || command == "download" || command == "upload" ||
+         command.starts_with("keys") || command == "revoke" || command.starts_with("account");
 }
 
 void register_keys_command(CLI::App& app, Context& context) {

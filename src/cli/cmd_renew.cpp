@@ -100,9 +100,20 @@ void register_renew_commands(CLI::App& app, Context& context) {
       ->capture_default_str();
   renew->add_flag("-q,--quiet", args->quiet, "Print only what changed or failed");
   renew->add_flag("--json", context.options().json, "Print {\"domains\": [one object per domain], \"acme_requests\"}");
-  renew->callback([&context, args] {
+  auto reuse_key = std::make_shared<bool>(false);
+  renew->add_flag("--reuse-key", *reuse_key, "Each renewed certificate keeps its live key instead of a new one");
+  auto account_args = std::make_shared<AccountArgs>();
+  add_account_options(renew, *account_args, /*with_eab=*/true);
+  auto ignore_limits = std::make_shared<bool>(false);
+  renew->add_flag("--ignore-limits", *ignore_limits,
+                  "Order even when certcli's count says the CA's rate limit would refuse it (see certcli limits)");
+  renew->callback([&context, args, ignore_limits, account_args, reuse_key] {
     lifecycle::RenewRequest request;
     request.names = args->names;
+    request.reuse_key = *reuse_key;
+    request.account_name = account_args->account_name;
+    request.eab = account_args->eab;
+    request.limits = limit_settings(*ignore_limits);
     request.force = args->force;
     request.dry_run = args->dry_run;
     request.ca = context.ca();

@@ -33,12 +33,22 @@ std::string describe_verification(const store::DomainRecord& r) {
 }  // namespace
 
 // The one JSON shape of a domain; `domain show --json` adds to it.
+namespace {
+
+// "revoked" while a revoked certificate is still the live one (until a renewal replaces it).
+std::string shown_status(const store::DomainRecord& r) {
+  if (r.revoked_at && r.status == store::CertificateStatus::ready) return "revoked";
+  return store::to_string(r.status);
+}
+
+}  // namespace
+
 nlohmann::json domain_json(const lifecycle::DomainStatus& status, TimePoint now) {
   const auto& r = status.record;
   nlohmann::json out = {{"domain", r.name},
                         {"names", r.names},
                         {"management", r.management},
-                        {"status", store::to_string(r.status)},
+                        {"status", shown_status(r)},
                         {"phase", r.phase == store::IssuePhase::none ? nlohmann::json() : nlohmann::json(store::to_string(r.phase))},
                         {"challenge", r.challenge.type_for(r.name)},
                         {"solver", challenge::describe(r.challenge)},
@@ -50,6 +60,8 @@ nlohmann::json domain_json(const lifecycle::DomainStatus& status, TimePoint now)
   put_time("issued_at", r.issued_at);
   put_time("expires_at", r.expires_at);
   put_time("last_updated_at", r.last_updated_at);
+  put_time("revoked_at", r.revoked_at);
+  out["revocation_reason"] = r.revocation_reason.empty() ? nlohmann::json() : nlohmann::json(r.revocation_reason);
   out["error"] = r.error ? nlohmann::json{{"type", r.error->type}, {"detail", r.error->detail}, {"hint", r.error->hint}}
                          : nlohmann::json();
   out["order_url"] = r.order_url.empty() ? nlohmann::json() : nlohmann::json(r.order_url);
@@ -65,7 +77,7 @@ nlohmann::json domain_json(const lifecycle::DomainStatus& status, TimePoint now)
                           {"fingerprint_sha256", status.live->sha256_fingerprint},
                           {"live", status.live_location},
                           // Whatever the status says of the last run, whether this one still serves.
-                          {"valid_now", status.live->not_before <= now && now < status.live->not_after}};
+                          {"valid_now", !r.revoked_at && status.live->not_before <= now && now < status.live->not_after}};
   } else {
     out["certificate"] = nullptr;
   }
@@ -77,14 +89,17 @@ namespace {
 void print_detail(const lifecycle::DomainStatus& status, TimePoint now) {
   const auto& r = status.record;
   fmt::print("{}\n", display_name(r.name));
-  fmt::print("  status:   {}{}{}\n", store::to_string(r.status),
+  fmt::print("  status:   {}{}{}\n", shown_status(r),
              // The phase says where an unfinished or failed run stopped; for ready it is noise.
              r.phase == store::IssuePhase::none || r.status == store::CertificateStatus::ready
                  ? ""
                  : fmt::format(" ({})", store::to_string(r.phase)),
              status.interrupted ? fmt::format(" — interrupted; `certcli issue {}` resumes it", r.name) : "");
   // A failed renewal must not read as "no certificate": the installed one still serves.
-  if (r.status != store::CertificateStatus::ready && status.live && now < status.live->not_after)
+  if (r.revoked_at)
+    fmt::print("  revoked:  {}{} (`certcli renew {}` replaces it)\n", format_rfc3339(*r.revoked_at),
+               r.revocation_reason.empty() ? "" : ", reason " + r.revocation_reason, r.name);
+  if (r.status != store::CertificateStatus::ready && !r.revoked_at && status.live && now < status.live->not_after)
     fmt::print("  serving:  the installed certificate is still valid until {}\n", format_rfc3339(status.live->not_after));
   std::vector<std::string> shown_names;
   for (const auto& n : r.names) shown_names.push_back(display_name(n));
@@ -96,6 +111,8 @@ void print_detail(const lifecycle::DomainStatus& status, TimePoint now) {
   for (const auto& n : r.verification.names)
     if (!n.dns_status.empty())
       fmt::print("            {} ({}): {}{}\n", n.name, n.challenge_type, n.dns_status, n.ok ? "" : " — " + n.detail);
+  if (r.management != "managed")
+    fmt::print("  managed:  no: {} (uploaded; renew leaves it alone, alerts still warn before it expires)\n", r.management);
   fmt::print("  solver:   {}\n", challenge::describe(r.challenge));
   if (!r.directory_url.empty()) fmt::print("  ca:       {}\n", r.directory_url);
   if (r.error) {
@@ -150,7 +167,7 @@ void register_status_command(CLI::App& app, Context& context) {
     fmt::print("{:<40} {:<11} {}\n", "DOMAIN", "STATUS", "EXPIRES");
     for (const auto& s : statuses)
       fmt::print("{:<40} {:<11} {}\n", display_name(s.record.name),
-                 s.interrupted ? "interrupted" : store::to_string(s.record.status),
+                 s.interrupted ? "interrupted" : shown_status(s.record),
                  s.live ? describe_time(s.live->not_after, now) : "-");
     report_unreadable_domains(context, unreadable);
   });

@@ -323,6 +323,13 @@ int run(int argc, char** argv, GlobalOptions& options) {
   register_wait_command(app, context);
   register_activity_command(app, context);
   register_keys_command(app, context);
+  register_limits_command(app, context);
+  register_ca_commands(app, context);
+  register_download_command(app, context);
+  register_covers_command(app, context);
+  register_upload_command(app, context);
+  register_account_commands(app, context);
+  register_revoke_command(app, context);
   // Before any subcommand runs: the command ("domain add") every activity event is stamped with.
   app.parse_complete_callback([&app, &options] {
     for (CLI::App* at = &app; !at->get_subcommands().empty();) {

@@ -8,6 +8,8 @@
 #include <idn2.h>
 #include <libpsl.h>
 
+#include <arpa/inet.h>
+
 #include <algorithm>
 #include <memory>
 #include <vector>
@@ -134,7 +136,7 @@ std::string normalize_domain_name(std::string_view name) {
       throw bad_name(name, fmt::format("label '{}' starts or ends with a hyphen", label));
   }
   if (std::all_of(labels.back().begin(), labels.back().end(), [](char c) { return c >= '0' && c <= '9'; }))
-    throw bad_name(name, "its last label is numeric; IP addresses are not supported yet");
+    throw bad_name(name, "its last label is numeric, and it is not an IP address");
   for (std::string_view label : labels)
     if (label.starts_with("xn--")) check_a_label(name, label);
   // Under the list's implicit "*" rule every top-level label is a public suffix: "*.com" is.
@@ -157,6 +159,37 @@ std::string normalize_domain_name(std::string_view name) {
 }
 
 bool is_wildcard(std::string_view name) { return name.starts_with("*."); }
+
+std::optional<std::string> normalize_ip_address(std::string_view text) {
+  if (text.size() > 2 && text.front() == '[' && text.back() == ']') text = text.substr(1, text.size() - 2);
+  // Longer than any address text (45 for an IPv6 with an embedded IPv4): not one.
+  if (text.empty() || text.size() > 45 || text.find('\0') != std::string_view::npos) return std::nullopt;
+  const std::string copy(text);
+  unsigned char bytes[16] = {};
+  char out[INET6_ADDRSTRLEN] = {};
+  // inet_pton is strict: no "1.2.3", no octal "010.0.0.1", no zone id "fe80::1%eth0".
+  if (::inet_pton(AF_INET, copy.c_str(), bytes) == 1) {
+    if (std::all_of(bytes, bytes + 4, [](unsigned char b) { return b == 0; })) return std::nullopt;
+    if (!::inet_ntop(AF_INET, bytes, out, sizeof out)) return std::nullopt;
+    return std::string(out);
+  }
+  if (::inet_pton(AF_INET6, copy.c_str(), bytes) == 1) {
+    if (std::all_of(bytes, bytes + 16, [](unsigned char b) { return b == 0; })) return std::nullopt;
+    if (!::inet_ntop(AF_INET6, bytes, out, sizeof out)) return std::nullopt;
+    return std::string(out);
+  }
+  return std::nullopt;
+}
+
+bool is_ip_address(std::string_view normalized_name) {
+  auto ip = normalize_ip_address(normalized_name);
+  return ip && *ip == normalized_name;
+}
+
+std::string normalize_name(std::string_view name) {
+  if (auto ip = normalize_ip_address(name)) return *ip;
+  return normalize_domain_name(name);
+}
 
 std::string unicode_name(std::string_view normalized_name) {
   if (!has_a_label(normalized_name)) return std::string(normalized_name);
@@ -181,7 +214,10 @@ std::string registered_domain(std::string_view normalized_name) {
 }
 
 bool covers(std::string_view certificate_name, std::string_view host) {
-  if (!is_wildcard(certificate_name)) return certificate_name == host;
+  // A wildcard name held by a certificate covers the same wildcard asked for (a domain's own
+  // "*.example.com"), but never a wildcard of another level.
+  if (certificate_name == host) return true;
+  if (!is_wildcard(certificate_name)) return false;
   std::string_view base = certificate_name.substr(1);  // ".example.com"
   if (host.size() <= base.size() || !host.ends_with(base)) return false;
   std::string_view first_label = host.substr(0, host.size() - base.size());
@@ -189,6 +225,11 @@ bool covers(std::string_view certificate_name, std::string_view host) {
 }
 
 std::string storage_name(std::string_view normalized_name) {
+  if (is_ip_address(normalized_name)) {
+    std::string path = "ip-" + std::string(normalized_name);
+    std::replace(path.begin(), path.end(), ':', '-');
+    return path;
+  }
   if (is_wildcard(normalized_name)) return "_wildcard" + std::string(normalized_name.substr(1));
   return std::string(normalized_name);
 }

@@ -5,6 +5,7 @@
 #include <certcli/error.hpp>
 #include <certcli/lifecycle.hpp>
 #include <certcli/names.hpp>
+#include <certcli/order_options.hpp>
 #include <certcli/renewal.hpp>
 #include <certcli/verify.hpp>
 
@@ -67,6 +68,18 @@ void check_name_count(const store::DomainRecord& record) {
 // A wildcard name can only be validated through dns-01: the domain's own settings or config.toml's.
 void check_wildcards(const store::DomainRecord& record, const challenge::Settings& fallback) {
   const challenge::Settings effective = challenge::merge_settings(record.challenge, fallback);
+  for (const auto& name : record.names) {
+    // RFC 8738 7: an IP address is validated by http-01 (or tls-alpn-01), never by DNS.
+    if (is_wildcard(name) && is_ip_address(name.substr(2)))
+      throw Error(ErrorKind::invalid_input, fmt::format("{} is a wildcard over an IP address, which no certificate holds", name),
+                  "leave out --wildcard for an IP address", name);
+    if (is_ip_address(name) && effective.type_for(name) == "dns-01")
+      throw Error(ErrorKind::invalid_input,
+                  fmt::format("{} is an IP address, which only http-01 can validate, and this domain would use dns-01", name),
+                  "give the domain an http-01 setting (--http-listen ADDR:PORT or --webroot DIR); dns-01 cannot prove "
+                  "control of an IP address (RFC 8738)",
+                  name);
+  }
   for (const auto& name : record.names)
     if (is_wildcard(name) && !effective.dns.configured())
       throw Error(ErrorKind::invalid_input, fmt::format("{} is a wildcard name, which only dns-01 can validate", name),
@@ -152,7 +165,7 @@ std::optional<AddDomainResult> restore_if_still_valid(store::Store& store, const
 }  // namespace
 
 store::DomainRecord require_domain(const store::Store& store, const std::string& name) {
-  std::string normalized = normalize_domain_name(name);
+  std::string normalized = normalize_name(name);
   auto record = store.load_domain(normalized);
   if (!record)
     throw Error(ErrorKind::not_found, fmt::format("domain {} has not been added", normalized),
@@ -162,14 +175,19 @@ store::DomainRecord require_domain(const store::Store& store, const std::string&
 
 AddDomainResult add_domain(store::Store& store, const Clock& clock, const AddDomainRequest& request) {
   store::DomainRecord record;
-  record.name = normalize_domain_name(request.name);
+  record.name = normalize_name(request.name);
   record.names.push_back(record.name);
-  for (const auto& extra : request.extra_names) add_name(record.names, normalize_domain_name(extra));
+  for (const auto& extra : request.extra_names) add_name(record.names, normalize_name(extra));
   check_key_type(request.key_type);
   record.key_type = request.key_type;
   if (request.buffer_days) check_buffer_days(*request.buffer_days);
   record.renewal.buffer_days = request.buffer_days;
   record.renewal.deploy_hook = request.deploy_hook;
+  check_profile_name(request.order.profile, "--profile");
+  check_profile_name(request.order.preferred_profile, "--preferred-profile");
+  check_chain_name(request.order.preferred_chain);
+  record.order = request.order;
+  record.order.csr.clear();
   if (request.wildcard) {
     // --wildcard on "*.example.com" adds nothing new; on "example.com" it adds "*.example.com".
     std::string base = is_wildcard(record.name) ? record.name.substr(2) : record.name;
@@ -210,7 +228,7 @@ std::string remove_domain(store::Store& store, const Clock& clock, const std::st
 }
 
 RestoreResult restore_domain(store::Store& store, const Clock& clock, const std::string& name) {
-  const std::string normalized = normalize_domain_name(name);
+  const std::string normalized = normalize_name(name);
   auto domain_lock = store.lock_domain(normalized, kLockWait);
   auto lock = store.lock(kLockWait);
   if (store.load_domain(normalized))
@@ -230,7 +248,7 @@ RestoreResult restore_domain(store::Store& store, const Clock& clock, const std:
 }
 
 std::vector<std::string> purge_domain(store::Store& store, const Clock& clock, const std::string& name) {
-  const std::string normalized = normalize_domain_name(name);
+  const std::string normalized = normalize_name(name);
   const bool managed = store.load_domain(normalized).has_value();
   if (!managed && !store.newest_removed(normalized))
     throw Error(ErrorKind::not_found, fmt::format("there is nothing of {} to delete", normalized),
@@ -250,7 +268,10 @@ SetDomainResult set_domain(store::Store& store, const Clock& clock, const SetDom
   if (request.key_type) check_key_type(*request.key_type);
   if (request.buffer_days && *request.buffer_days != 0) check_buffer_days(*request.buffer_days);
   if (request.challenge) challenge::check_settings(*request.challenge);
-  const std::string normalized = normalize_domain_name(request.name);
+  if (request.profile) check_profile_name(*request.profile, "--profile");
+  if (request.preferred_profile) check_profile_name(*request.preferred_profile, "--preferred-profile");
+  if (request.preferred_chain) check_chain_name(*request.preferred_chain);
+  const std::string normalized = normalize_name(request.name);
   require_domain(store, normalized);
 
   auto domain_lock = store.lock_domain(normalized, kLockWait);
@@ -287,6 +308,22 @@ SetDomainResult set_domain(store::Store& store, const Clock& clock, const SetDom
     result.changes.push_back({"deploy_hook", text(record.renewal.deploy_hook),
                               request.deploy_hook->empty() ? "none" : record.renewal.deploy_hook.empty() ? "set" : "changed"});
     record.renewal.deploy_hook = *request.deploy_hook;
+  }
+  auto set_text = [&](const char* setting, const std::optional<std::string>& asked, std::string& current) {
+    if (!asked || *asked == current) return;
+    result.changes.push_back({setting, current.empty() ? "none" : current, asked->empty() ? "none" : *asked});
+    current = *asked;
+  };
+  set_text("profile", request.profile, record.order.profile);
+  set_text("preferred_profile", request.preferred_profile, record.order.preferred_profile);
+  set_text("preferred_chain", request.preferred_chain, record.order.preferred_chain);
+  if (request.reuse_key && *request.reuse_key != record.order.reuse_key) {
+    result.changes.push_back({"reuse_key", record.order.reuse_key ? "yes" : "no", *request.reuse_key ? "yes" : "no"});
+    record.order.reuse_key = *request.reuse_key;
+  }
+  if (request.drop_csr && !record.order.csr.empty()) {
+    result.changes.push_back({"csr", "the operator's", "certcli's own"});
+    record.order.csr.clear();
   }
   if (!result.changes.empty()) {
     record.last_updated_at = clock.now();

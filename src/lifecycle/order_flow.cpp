@@ -6,6 +6,7 @@
 
 #include <certcli/challenge.hpp>
 #include <certcli/error.hpp>
+#include <certcli/order_options.hpp>
 
 #include <fmt/format.h>
 
@@ -24,7 +25,8 @@ constexpr std::chrono::milliseconds kFirstPollDelay = 300ms;
 class OrderFlow {
  public:
   OrderFlow(Session& session, store::Store& store, store::DomainRecord& record, const challenge::Settings& challenge,
-            SolverPool& solvers, const SaveRecord& save, const Progress& progress, const std::string& replaces)
+            SolverPool& solvers, const SaveRecord& save, const Progress& progress, const std::string& replaces,
+            bool reuse_key)
       : session_(session),
         client_(session.client()),
         store_(store),
@@ -33,7 +35,8 @@ class OrderFlow {
         solvers_(solvers),
         save_(save),
         progress_(progress),
-        replaces_(replaces) {}
+        replaces_(replaces),
+        reuse_key_(reuse_key || record.order.reuse_key) {}
 
   ObtainedCertificate run() {
     set_phase(IssuePhase::ordering);
@@ -43,11 +46,17 @@ class OrderFlow {
     if (order) {
       say(fmt::format("resuming order {}", order->url));
     } else {
-      say(fmt::format("ordering a certificate for {}", fmt::join(record_.names, ", ")));
-      order = client_.new_order(record_.names, replaces_);
+      const ProfileChoice profile = choose_profile(client_.directory().profiles, record_.order.profile,
+                                                   record_.order.preferred_profile,
+                                                   fmt::format("the CA at {}", session_.ca().directory_url));
+      if (!profile.note.empty()) say("note: " + profile.note);
+      say(fmt::format("ordering a certificate for {}{}", fmt::join(record_.names, ", "),
+                      profile.profile.empty() ? "" : fmt::format(" (profile {})", profile.profile)));
+      order = client_.new_order(record_.names, replaces_, profile.profile);
       pending_key.reset();  // a new order gets a new key
       record_.order_url = order->url;
       record_.directory_url = session_.ca().directory_url;
+      note_in_ledger(limits::Event::order);
     }
     save_();
     if (!resumed)
@@ -58,17 +67,28 @@ class OrderFlow {
     validate(*order);
 
     set_phase(IssuePhase::finalizing);
-    crypto::PrivateKey key = pending_key ? crypto::PrivateKey::from_pem(*pending_key) : new_certificate_key();
+    ObtainedCertificate obtained;
+    obtained.order_resumed = resumed;
+    std::string csr_der;
+    if (!record_.order.csr.empty()) {
+      // An operator's CSR: its key is theirs, and the CSR goes to the CA as it is.
+      crypto::CsrInfo csr = crypto::parse_csr(crypto::base64url_decode(record_.order.csr));
+      csr_der = csr.der;
+      obtained.csr_public_key_der = csr.public_key_der;
+    } else {
+      obtained.key = pending_key ? crypto::PrivateKey::from_pem(*pending_key) : new_certificate_key();
+      csr_der = crypto::make_csr_der(*obtained.key, record_.names);
+    }
     // Every authorization is valid now, so the order is ready (RFC 8555 7.1.6) and finalize
     // needs no fetch first. A CA that updates orders lazily answers orderNotReady: then wait.
     if (order->status == "pending" || order->status == "ready") {
       say("finalizing");
       try {
-        *order = client_.finalize(*order, crypto::make_csr_der(key, record_.names));
+        *order = client_.finalize(*order, csr_der);
       } catch (const acme::AcmeError& e) {
         if (e.problem().short_type() != "orderNotReady") throw;
         *order = client_.wait_for_order(order->url);
-        if (order->status == "ready") *order = client_.finalize(*order, crypto::make_csr_der(key, record_.names));
+        if (order->status == "ready") *order = client_.finalize(*order, csr_der);
       }
     }
     if (order->status == "processing" || order->status == "pending") *order = client_.wait_for_order(order->url);
@@ -78,10 +98,21 @@ class OrderFlow {
                   "run the command again to start a new order", record_.name);
 
     say("downloading the certificate");
-    return ObtainedCertificate{std::move(key), client_.download_certificate(order->certificate_url), resumed};
+    obtained.chain_pem = download(order->certificate_url);
+    note_in_ledger(limits::Event::certificate);
+    return obtained;
   }
 
  private:
+  // The rate-limit ledger (certcli limits) counts what the CA counts: each new order, and each
+  // certificate issued. Its failure is a warning: the CA has counted it either way.
+  void note_in_ledger(limits::Event event) {
+    const bool ari = !replaces_.empty() && !client_.directory().renewal_info.empty();
+    std::string problem = limits::record_event(store_, session_clock().now(), event, session_.ca().directory_url,
+                                               client_.account_url(), record_, ari);
+    if (!problem.empty()) say("warning: " + problem);
+  }
+
   void say(const std::string& line) {
     if (progress_) progress_(line);
   }
@@ -122,7 +153,35 @@ class OrderFlow {
     }
   }
 
+  // The default chain, or with a preferred chain the first of the CA's chains whose topmost
+  // certificate names it (RFC 8555 7.4.2). The alternates cost a request each, so they are
+  // fetched only when a preferred chain is set.
+  std::string download(const std::string& certificate_url) {
+    const std::string& preferred = record_.order.preferred_chain;
+    std::vector<std::string> chains = client_.download_certificate_chains(certificate_url, !preferred.empty());
+    if (preferred.empty()) return chains.front();
+    if (auto index = preferred_chain_index(chains, preferred)) {
+      if (*index != 0) say(fmt::format("keeping the CA's alternate chain {} of {} (issued by {})", *index, chains.size() - 1, preferred));
+      return chains[*index];
+    }
+    say(fmt::format("note: none of the CA's {} chain{} ends at \"{}\"; keeping its default chain", chains.size(),
+                    chains.size() == 1 ? "" : "s", preferred));
+    return chains.front();
+  }
+
+  // A fresh key, or with reuse_key the live certificate's own (kept as the pending key too, so
+  // that a resumed order finalizes with the same one).
   crypto::PrivateKey new_certificate_key() {
+    if (reuse_key_) {
+      std::optional<store::CertificateFiles> live = store_.load_live_certificate(record_.name);
+      if (live && !live->private_key.empty()) {
+        crypto::PrivateKey key = crypto::PrivateKey::from_pem(live->private_key);
+        store_.save_pending_key(record_.name, key.to_pem());
+        say("reusing the live certificate's key");
+        return key;
+      }
+      say("note: there is no live key to reuse; making a new one");
+    }
     auto type = crypto::parse_key_type(record_.key_type).value_or(crypto::KeyType::ec256);
     crypto::PrivateKey key = crypto::PrivateKey::generate(type);
     store_.save_pending_key(record_.name, key.to_pem());
@@ -239,14 +298,15 @@ class OrderFlow {
   const SaveRecord& save_;
   const Progress& progress_;
   const std::string& replaces_;
+  const bool reuse_key_;
 };
 
 }  // namespace
 
 ObtainedCertificate run_order(Session& session, store::Store& store, store::DomainRecord& record,
                               const challenge::Settings& challenge, SolverPool& solvers, const SaveRecord& save,
-                              const Progress& progress, const std::string& replaces) {
-  return OrderFlow(session, store, record, challenge, solvers, save, progress, replaces).run();
+                              const Progress& progress, const std::string& replaces, bool reuse_key) {
+  return OrderFlow(session, store, record, challenge, solvers, save, progress, replaces, reuse_key).run();
 }
 
 challenge::Solver& SolverPool::get(const challenge::Settings& settings, const std::string& type) {

@@ -249,7 +249,10 @@ class Renewal {
     auto& session = sessions_[ca.directory_url];
     if (!session) session = std::make_unique<steps::Session>(store_, clock_, ca_http_, ca, request_.time_budget);
     if (with_account && !accounts_loaded_.contains(ca.directory_url)) {
-      session->load_or_register({}, progress_);
+      steps::AccountOptions account;
+      account.account_name = request_.account_name;
+      account.eab = request_.eab;
+      session->load_or_register(account, progress_);
       accounts_loaded_.insert(ca.directory_url);
     }
     return *session;
@@ -338,6 +341,14 @@ class Renewal {
       const challenge::Settings challenge = effective_challenge(record, request_.settings.default_challenge);
       // Made (and so checked: a busy port, a missing webroot) before anything is asked of the CA.
       solvers_.prepare(record, challenge);
+      // The CA's rate limits, from certcli's own ledger (a dry run counts nothing and is not held
+      // to them). An ARI renewal, which names what it replaces, is exempt at Let's Encrypt.
+      if (!request_.dry_run)
+        if (std::string warning = limits::check_budget(real_store_, clock_.now(), ca,
+                                                       steps::account_store_id(ca, request_.account_name), record,
+                                                       /*ari=*/!record.renewal.ari_cert_id.empty(), request_.limits);
+            !warning.empty())
+          say(name, warning);
       steps::Session& session = session_for(ca, /*with_account=*/true);
       steps::run_preflight(record, challenge, request_.settings.environment, session, solvers_,
                            [&](const std::string& line) { say(name, line); });
@@ -349,9 +360,9 @@ class Renewal {
       steps::ObtainedCertificate obtained =
           steps::run_order(session, store_, record, challenge, solvers_, save,
                            [&](const std::string& line) { say(name, line); },
-                           request_.dry_run ? std::string() : record.renewal.ari_cert_id);
-      crypto::CertificateInfo info = steps::install(store_, clock_, record, obtained.key, obtained.chain_pem,
-                                                            !session.client().directory().renewal_info.empty());
+                           request_.dry_run ? std::string() : record.renewal.ari_cert_id, request_.reuse_key);
+      crypto::CertificateInfo info =
+          steps::install(store_, clock_, record, obtained, !session.client().directory().renewal_info.empty());
       outcome.action = RenewAction::renewed;
       outcome.new_expiry = info.not_after;
       if (!request_.dry_run) outcome.hook = run_hook(record);
@@ -374,6 +385,7 @@ class Renewal {
     TimePoint next = now + renewal::backoff_after(record.renewal.failures);
     // The CA said when (Retry-After past the budget, a rate limit): no earlier than that.
     if (auto* later = dynamic_cast<const acme::RetryLater*>(&error)) next = std::max(next, later->retry_at());
+    if (auto* budget = dynamic_cast<const limits::LimitReached*>(&error)) next = std::max(next, budget->retry_at());
     record.renewal.next_attempt_at = next;
     outcome.action = RenewAction::failed;
     outcome.error = error;

@@ -31,6 +31,8 @@ std::vector<std::string> names_not_covered(const std::vector<std::string>& names
 
 DueDecision renewal_due(const store::DomainRecord& record, TimePoint now, const Policy& policy) {
   if (!record.expires_at) return {true, "there is no certificate yet", now};
+  // A revoked certificate no longer serves anyone: it is replaced at once, whatever ARI says.
+  if (record.revoked_at) return {true, "the certificate was revoked", now};
   // Records from before covered_names was kept say nothing about coverage: not a reason then.
   if (!record.covered_names.empty()) {
     std::vector<std::string> missing = names_not_covered(record.names, record.covered_names);

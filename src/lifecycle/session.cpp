@@ -6,6 +6,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 namespace certcli::lifecycle::steps {
 
 void log_event(store::Store& store, const Clock& clock, const std::string& event, const std::string& domain,
@@ -30,18 +32,6 @@ std::string recorded_error_type(const Error& error) {
   }
 }
 
-void check_contacts(const std::vector<std::string>& contacts) {
-  for (const auto& contact : contacts) {
-    std::string address = contact.starts_with("mailto:") ? contact.substr(7) : contact;
-    auto at = address.find('@');
-    bool plausible = at != std::string::npos && at > 0 && at + 1 < address.size() &&
-                     address.find_first_of(" ,;<>\"") == std::string::npos;
-    if (!plausible)
-      throw Error(ErrorKind::invalid_input, fmt::format("'{}' is not an e-mail address", contact),
-                  "give --email as name@example.com", contact);
-  }
-}
-
 Session::Session(store::Store& store, Clock& clock, net::HttpTransport& http, CaSelection ca, std::chrono::seconds budget)
     : store_(store), clock_(clock), ca_(std::move(ca)), client_(http, clock, ca_.directory_url) {
   client_.set_time_budget(budget);
@@ -49,7 +39,13 @@ Session::Session(store::Store& store, Clock& clock, net::HttpTransport& http, Ca
 
 void Session::refuse_unagreed_registration(const AccountOptions& options) {
   const acme::Directory& directory = client_.directory();
-  if (store_.load_account(ca_.id) || directory.terms_of_service.empty() || options.agree_to_terms) return;
+  if (auto existing = store_.load_account(account_store_id(ca_, options.account_name))) {
+    refuse_deactivated(*existing, ca_, options.account_name);
+    return;
+  }
+  // A CA that needs External Account Binding refuses any newAccount without it: say so first.
+  external_account_binding(options.eab, ca_, directory);
+  if (directory.terms_of_service.empty() || options.agree_to_terms) return;
   throw Error(ErrorKind::usage,
               fmt::format("there is no account at {} yet, and creating one means agreeing to its terms of service",
                           ca_.directory_url),
@@ -58,23 +54,30 @@ void Session::refuse_unagreed_registration(const AccountOptions& options) {
 }
 
 void Session::load_or_register(const AccountOptions& options, const Progress& progress) {
-  auto account = store_.load_account(ca_.id);
-  auto key_pem = store_.load_account_key(ca_.id);
+  const std::string id = account_store_id(ca_, options.account_name);
+  auto account = store_.load_account(id);
+  auto key_pem = store_.load_account_key(id);
   if (account && key_pem) {
+    refuse_deactivated(*account, ca_, options.account_name);
     account_key_ = crypto::PrivateKey::from_pem(*key_pem);
     client_.use_account(*account_key_, account->url);
     return;
   }
   refuse_unagreed_registration(options);
+  auto eab = external_account_binding(options.eab, ca_, client_.directory());
   if (progress) progress("registering a new account");
   account_key_ = crypto::PrivateKey::generate(options.key_type);
   client_.use_account(*account_key_);
-  acme::Account created = client_.register_account(options.contacts, options.agree_to_terms);
+  acme::Account created = client_.register_account(options.contacts, options.agree_to_terms, eab);
   store::AccountRecord record{created.url, ca_.directory_url, options.contacts,
                               crypto::key_type_name(options.key_type), clock_.now()};
-  store_.save_account(ca_.id, record, account_key_->to_pem());
+  if (eab) record.eab_kid = eab->kid;
+  store_.save_account(id, record, account_key_->to_pem());
   account_created_ = true;
-  log_event(store_, clock_, "account.created", "", {{"ca", ca_.directory_url}, {"account", created.url}});
+  nlohmann::json details = {{"ca", ca_.directory_url}, {"account", created.url}};
+  if (!options.account_name.empty()) details["account_name"] = options.account_name;
+  if (eab) details["eab_kid"] = eab->kid;
+  log_event(store_, clock_, "account.created", "", details);
 }
 
 void record_failure(store::Store& store, const Clock& clock, store::DomainRecord& record, const Error& error,
@@ -90,6 +93,10 @@ void record_failure(store::Store& store, const Clock& clock, store::DomainRecord
     }
     record.status = store::CertificateStatus::failed;
     record.error = store::RecordedError{recorded_error_type(error), error.what(), error.hint()};
+    // The CA said when to come back (a rateLimited 429, a Retry-After past the run's budget): the
+    // next `renew` waits until then instead of asking again at once.
+    if (auto* later = dynamic_cast<const acme::RetryLater*>(&error))
+      record.renewal.next_attempt_at = std::max(record.renewal.next_attempt_at.value_or(later->retry_at()), later->retry_at());
     // The order URL stays: the next run asks the CA whether the order can still be resumed
     // (a timeout, a lost connection, a Retry-After past the budget) or must be replaced (the
     // CA marked it invalid). An order the CA poisoned with values certcli refuses to use is

@@ -33,7 +33,19 @@ struct AccountOptions {
   std::vector<std::string> contacts;  // e-mail addresses for a new account
   bool agree_to_terms = false;
   crypto::KeyType key_type = crypto::KeyType::ec256;
+  std::string account_name{};  // empty: the CA's default account
+  EabOptions eab{};            // for a new account (account.cpp resolves and checks it)
 };
+
+// Where the account of `options` lives in the store: the CA's id, or "<ca-id>/<name>"
+// (account.cpp). Throws Error{usage} for a name that is not [a-z0-9][a-z0-9_-]{0,31}.
+std::string account_store_id(const CaSelection& ca, const std::string& account_name);
+// Refuses a deactivated account with the way to a new one (account.cpp).
+void refuse_deactivated(const store::AccountRecord& account, const CaSelection& ca, const std::string& account_name);
+// The binding to send for a new account: nullopt when none was given (and the CA needs none);
+// Error{usage} naming where the preset's users get credentials when the CA requires one.
+std::optional<acme::ExternalAccountBinding> external_account_binding(const EabOptions& eab, const CaSelection& ca,
+                                                                      const acme::Directory& directory);
 
 // Throws Error{invalid_input} for a contact that is not one plausible e-mail address.
 void check_contacts(const std::vector<std::string>& contacts);
@@ -68,9 +80,12 @@ class Session {
 
 // What the order flow hands to the install step.
 struct ObtainedCertificate {
-  crypto::PrivateKey key;
+  // The certificate's key; absent when the domain orders with an operator's own CSR
+  // (record.order.csr), whose key certcli never holds: `csr_public_key_der` is then its key.
+  std::optional<crypto::PrivateKey> key;
   std::string chain_pem;
   bool order_resumed = false;
+  std::string csr_public_key_der;
 };
 
 // Saves `record` with last_updated_at set; the order flow calls it at every phase change.
@@ -109,19 +124,29 @@ void run_preflight(const store::DomainRecord& record, const challenge::Settings&
 
 // `challenge` is the effective setting (the record's, else config.toml's), not saved by this.
 // `replaces` is the ARI CertID of the certificate this one replaces (RFC 9773 5), or empty.
+// `reuse_key` (or the record's order.reuse_key): a new order is finalized with the live key.
 // Each authorization gets the solver its name needs from `solvers` (a wildcard dns-01, its
 // apex perhaps http-01); every challenge is presented, then waited on until it is visible
 // (dns-01 propagation), then answered; all are cleaned up at the end, failures as warnings.
 ObtainedCertificate run_order(Session& session, store::Store& store, store::DomainRecord& record,
                               const challenge::Settings& challenge, SolverPool& solvers, const SaveRecord& save,
-                              const Progress& progress, const std::string& replaces = {});
+                              const Progress& progress, const std::string& replaces = {}, bool reuse_key = false);
 
+// The record of a domain whose certificate `info`, archived as `version`, just went live: names,
+// serial and dates from the certificate; status ready; renewal state afresh (buffer days and
+// deploy hook kept); no order, error or revocation left over. Does not save.
+void mark_live(store::DomainRecord& record, const std::string& version, const crypto::CertificateInfo& info,
+               TimePoint now);
 // Checks that the certificate matches the key, archives the four files, switches live/, marks
 // the record ready with serial, fingerprint and dates, and logs certificate.issued.
 // `ca_offers_ari`: the CA's directory has renewalInfo, so the record keeps the certificate's
 // ARI CertID for `renew` to ask about (else renew never asks that CA).
 crypto::CertificateInfo install(store::Store& store, const Clock& clock, store::DomainRecord& record,
                                 const crypto::PrivateKey& key, const std::string& chain_pem, bool ca_offers_ari);
+// The same for what run_order obtained: with an operator's CSR, the certificate is checked
+// against the CSR's public key and live/ gets no key.pem.
+crypto::CertificateInfo install(store::Store& store, const Clock& clock, store::DomainRecord& record,
+                                const ObtainedCertificate& obtained, bool ca_offers_ari);
 
 // Runs the operator's deploy hook through /bin/sh -c with CERTCLI_DOMAIN, CERTCLI_NAMES,
 // CERTCLI_CERT, CERTCLI_KEY, CERTCLI_CHAIN, CERTCLI_FULLCHAIN and CERTCLI_LIVE_DIR in its

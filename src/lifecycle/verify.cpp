@@ -88,6 +88,8 @@ std::string issuer_domain(const std::string& value) { return dns_name(value.subs
 
 CheckResult address_check(const std::string& name, const dns::Resolver& resolver) {
   return guarded("address", [&] {
+    if (is_ip_address(name))
+      return CheckResult{"address", true, false, "valid", fmt::format("{} is an IP address: nothing to look up", name), ""};
     auto addresses = resolver.addresses(name);
     if (addresses.empty())
       return failed("address", "no-address", fmt::format("{} has no A or AAAA record", name),
@@ -189,6 +191,9 @@ CheckResult dns_update_check(const std::string& zone, const challenge::DnsSettin
 
 CheckResult caa_check(const std::string& name, const ChallengeEnvironment& environment) {
   return guarded("caa", [&] {
+    // CAA records live in DNS names' zones; none governs an IP address (RFC 8738 7).
+    if (is_ip_address(name))
+      return CheckResult{"caa", true, false, "valid", "CAA does not apply to an IP address", ""};
     std::string found_at;
     auto records = environment.resolver->relevant_caa(name, &found_at);
     if (records.empty()) return CheckResult{"caa", true, false, "valid", "no CAA records: any CA may issue", ""};

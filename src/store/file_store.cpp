@@ -30,7 +30,7 @@ constexpr fs::perms kPrivateFile = fs::perms::owner_read | fs::perms::owner_writ
 
 // Defence in depth: callers validate names, but nothing from outside may reach a path unchecked.
 std::string checked_domain_dir(const std::string& name) {
-  if (normalize_domain_name(name) != name)
+  if (normalize_name(name) != name)
     throw Error(ErrorKind::internal, fmt::format("domain name '{}' reached the store unnormalized", name));
   return storage_name(name);
 }
@@ -331,6 +331,17 @@ class FileStore final : public Store {
     write_file_atomic(dir / "account.toml", serialize(account_to_toml(record)), kPrivateFile);
   }
 
+  std::string archive_account_key(const std::string& ca_id, const std::string& stamp, const std::string& key_pem) override {
+    if (!is_stamp(stamp)) throw Error(ErrorKind::internal, fmt::format("'{}' is not a stamp", stamp));
+    fs::path old_keys = account_dir(ca_id) / "old-keys";
+    ensure_private_directory(old_keys);
+    fs::path dir = old_keys / stamp;
+    for (int n = 2; fs::exists(dir); ++n) dir = old_keys / fmt::format("{}-{}", stamp, n);
+    ensure_private_directory(dir);
+    write_key(dir / "account.key", key_pem, /*encrypt=*/true);
+    return (dir / "account.key").string();
+  }
+
   void save_pending_key(const std::string& name, const std::string& key_pem) override {
     fs::path dir = domain_dir(name) / "pending";
     ensure_private_directory(dir);
@@ -365,7 +376,8 @@ class FileStore final : public Store {
     write_file_atomic(archive / "cert.pem", files.certificate, kPrivateFile);
     write_file_atomic(archive / "chain.pem", files.chain, kPrivateFile);
     write_file_atomic(archive / "fullchain.pem", files.fullchain, kPrivateFile);
-    write_key(archive / "key.pem", files.private_key, /*encrypt=*/!keys_.plain_live_key);
+    // No key: the certificate was issued for an operator's own CSR, whose key certcli never had.
+    if (!files.private_key.empty()) write_key(archive / "key.pem", files.private_key, /*encrypt=*/!keys_.plain_live_key);
 
     // A relative link keeps the state directory movable.
     fs::path temp_link = dir / ".live.tmp";
@@ -384,12 +396,23 @@ class FileStore final : public Store {
     return version;
   }
 
+  std::optional<CertificateFiles> load_archived_certificate(const std::string& name,
+                                                            const std::string& version) const override {
+    check_home_readable();
+    if (!is_stamp(version)) return std::nullopt;
+    fs::path dir = domain_dir(name) / "archive" / version;
+    if (!state_file_exists(dir / "cert.pem")) return std::nullopt;
+    return CertificateFiles{read_file(dir / "cert.pem"), read_file(dir / "chain.pem"), read_file(dir / "fullchain.pem"),
+                            read_key(dir / "key.pem")};
+  }
+
   std::optional<CertificateFiles> load_live_certificate(const std::string& name) const override {
     check_home_readable();
     fs::path live = domain_dir(name) / "live";
     if (!state_file_exists(live / "cert.pem")) return std::nullopt;
     return CertificateFiles{read_file(live / "cert.pem"), read_file(live / "chain.pem"),
-                            read_file(live / "fullchain.pem"), live_key_text(live / "key.pem")};
+                            read_file(live / "fullchain.pem"),
+                            state_file_exists(live / "key.pem") ? live_key_text(live / "key.pem") : std::string()};
   }
 
   // Past this size activity.jsonl is renamed to activity.jsonl.<UTC stamp> (kept, never
@@ -450,6 +473,17 @@ class FileStore final : public Store {
   }
 
   std::string live_location(const std::string& name) const override { return (domain_dir(name) / "live").string(); }
+
+  std::optional<std::string> load_ledger() const override {
+    fs::path path = home_ / "rate-limits.json";
+    if (!state_file_exists(path)) return std::nullopt;
+    return read_file(path);
+  }
+  void save_ledger(const std::string& text) override {
+    ensure_private_directory(home_);
+    write_file_atomic(home_ / "rate-limits.json", text, kPrivateFile);
+  }
+  std::string ledger_location() const override { return (home_ / "rate-limits.json").string(); }
 
  private:
   // No state directory yet is fine (nothing was added); one that is a file or cannot be read is
@@ -668,6 +702,15 @@ class FileStore final : public Store {
 
   fs::path domain_dir(const std::string& name) const { return home_ / "domains" / checked_domain_dir(name); }
   fs::path account_dir(const std::string& ca_id) const {
+    // "<ca-id>/<name>": a named account beside the CA's default one (never "old-keys").
+    if (auto slash = ca_id.find('/'); slash != std::string::npos) {
+      std::string name = ca_id.substr(slash + 1);
+      check_ca_id(ca_id.substr(0, slash));
+      check_ca_id(name);
+      if (name == "old-keys" || name.find('.') != std::string::npos)
+        throw Error(ErrorKind::internal, fmt::format("account name '{}' is not a safe directory name", name));
+      return home_ / "accounts" / ca_id.substr(0, slash) / name;
+    }
     check_ca_id(ca_id);
     return home_ / "accounts" / ca_id;
   }

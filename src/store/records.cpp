@@ -271,6 +271,8 @@ toml::table domain_to_toml(const DomainRecord& r) {
   put_time(cert, "issued_at", r.issued_at);
   put_time(cert, "expires_at", r.expires_at);
   put_time(cert, "last_updated_at", r.last_updated_at);
+  put_time(cert, "revoked_at", r.revoked_at);
+  put_string(cert, "revocation_reason", r.revocation_reason);
   if (r.error) {
     toml::table error;
     error.insert("type", r.error->type);
@@ -298,6 +300,13 @@ toml::table domain_to_toml(const DomainRecord& r) {
   put_time(t, "created_at", r.created_at);
   toml::table verification = verification_to_toml(r.verification);
   if (!verification.empty()) t.insert("verification", std::move(verification));
+  toml::table order;
+  put_string(order, "profile", r.order.profile);
+  put_string(order, "preferred_profile", r.order.preferred_profile);
+  put_string(order, "preferred_chain", r.order.preferred_chain);
+  if (r.order.reuse_key) order.insert("reuse_key", true);
+  put_string(order, "csr", r.order.csr);
+  if (!order.empty()) t.insert("order", std::move(order));
   return t;
 }
 
@@ -326,6 +335,8 @@ DomainRecord domain_from_toml(const toml::table& t, const std::string& source) {
     r.issued_at = time_of(*cert, "issued_at", source);
     r.expires_at = time_of(*cert, "expires_at", source);
     r.last_updated_at = time_of(*cert, "last_updated_at", source);
+    r.revoked_at = time_of(*cert, "revoked_at", source);
+    r.revocation_reason = string_of(*cert, "revocation_reason", source);
     if (const toml::table* error = (*cert)["error"].as_table())
       r.error = RecordedError{string_of(*error, "type", source), string_of(*error, "detail", source),
                               string_of(*error, "hint", source)};
@@ -352,6 +363,13 @@ DomainRecord domain_from_toml(const toml::table& t, const std::string& source) {
   }
   if (const toml::table* verification = t["verification"].as_table())
     r.verification = verification_from_toml(*verification, source);
+  if (const toml::table* order = t["order"].as_table()) {
+    r.order.profile = string_of(*order, "profile", source);
+    r.order.preferred_profile = string_of(*order, "preferred_profile", source);
+    r.order.preferred_chain = string_of(*order, "preferred_chain", source);
+    r.order.reuse_key = bool_of(*order, "reuse_key", source);
+    r.order.csr = string_of(*order, "csr", source);
+  }
   return r;
 }
 
@@ -362,6 +380,10 @@ toml::table account_to_toml(const AccountRecord& r) {
   t.insert("contacts", to_array(r.contacts));
   put_string(t, "key_type", r.key_type);
   put_time(t, "created_at", r.created_at);
+  if (r.status != "valid") t.insert("status", r.status);
+  put_time(t, "deactivated_at", r.deactivated_at);
+  put_time(t, "key_changed_at", r.key_changed_at);
+  put_string(t, "eab_kid", r.eab_kid);
   return t;
 }
 
@@ -372,6 +394,10 @@ AccountRecord account_from_toml(const toml::table& t, const std::string& source)
   r.contacts = strings_of(t, "contacts", source);
   r.key_type = string_of(t, "key_type", source);
   r.created_at = time_of(t, "created_at", source);
+  if (std::string status = string_of(t, "status", source); !status.empty()) r.status = status;
+  r.deactivated_at = time_of(t, "deactivated_at", source);
+  r.key_changed_at = time_of(t, "key_changed_at", source);
+  r.eab_kid = string_of(t, "eab_kid", source);
   return r;
 }
 

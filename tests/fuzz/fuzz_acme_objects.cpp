@@ -9,8 +9,14 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string>
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  // The raw bytes as a Link header value (alternate chains, RFC 8555 7.4.2).
+  try {
+    (void)certcli::acme::parse_alternate_links({std::string(reinterpret_cast<const char*>(data), size)});
+  } catch (const certcli::Error&) {
+  }
   auto body = nlohmann::json::parse(data, data + size, /*cb=*/nullptr, /*allow_exceptions=*/false);
   if (body.is_discarded()) return 0;
 

@@ -1,5 +1,5 @@
 // Fuzzes certificate reading: the PEM bundle splitter and parse_certificate(), which read what a
-// CA returns and what sits in the state directory. The input is tried twice: as PEM text, and
+// CA returns and what sits in the state directory, and parse_csr() (issue --csr). The input is tried twice: as PEM text, and
 // as DER bytes wrapped into a CERTIFICATE PEM block (so the fuzzer can mutate the ASN.1
 // directly). certcli::Error is the expected answer to garbage; anything else is a finding.
 #include <certcli/crypto.hpp>
@@ -53,6 +53,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     FUZZ_CHECK(block.size() <= size + 1, "a split block is longer than the bundle");
   }
   parse(text);
+  // The same bytes as an operator's CSR (issue --csr), PEM or DER.
+  try {
+    certcli::crypto::CsrInfo csr = certcli::crypto::parse_csr(text);
+    FUZZ_CHECK(!csr.names.empty() && !csr.der.empty(), "a CSR was accepted without names or DER");
+  } catch (const certcli::Error&) {
+  }
+  ERR_clear_error();
 
   if (size == 0) return 0;  // PEM_write_bio refuses an empty body
   std::string wrapped = der_to_pem(data, size);

@@ -41,6 +41,8 @@
 #                              it exercises certcli's badNonce retry). Passed through even if
 #                              not exported. Other exported PEBBLE_* vars reach Pebble as-is.
 #   HARNESS_START_TIMEOUT=30   seconds to wait for the servers to come up
+#   HARNESS_PEBBLE_EAB_KEYS='kid-1=KEY[,kid-2=KEY]'  Pebble requires External Account Binding
+#                              with these key ids and base64url MAC keys (default: not required)
 #   HARNESS_PEBBLE_DNS=IP:PORT Pebble's VA resolves through this server instead of challtestsrv's
 #                              mock DNS (which still runs); knot_start (knot.sh) sets it to its
 #                              recursive resolver (unbound, which asks Knot)
@@ -344,6 +346,13 @@ _harness_try_start() {
   read -r acme_port mgmt_port http_port tls_port dns_port ctl_port <<<"$_HARNESS_PORTS"
 
   # Pebble config. ocspResponderURL "" = no AIA OCSP URL in issued certs.
+  local eab_json='"externalAccountBindingRequired": false' eab_pair eab_keys=""
+  if [[ -n "${HARNESS_PEBBLE_EAB_KEYS:-}" ]]; then
+    for eab_pair in ${HARNESS_PEBBLE_EAB_KEYS//,/ }; do
+      eab_keys+="${eab_keys:+, }\"${eab_pair%%=*}\": \"${eab_pair#*=}\""
+    done
+    eab_json="\"externalAccountBindingRequired\": true, \"externalAccountMACKeys\": {$eab_keys}"
+  fi
   cat >"$HARNESS_DIR/pebble-config.json" <<EOF
 {
   "pebble": {
@@ -354,7 +363,7 @@ _harness_try_start() {
     "httpPort": $http_port,
     "tlsPort": $tls_port,
     "ocspResponderURL": "",
-    "externalAccountBindingRequired": false
+    $eab_json
   }
 }
 EOF

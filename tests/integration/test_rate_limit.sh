@@ -46,6 +46,13 @@ assert_eq $((orders + 1)) "$(hostile_count newOrder)" "newOrders of the rate-lim
 assert_eq 0 "$(hostile_count authz)" "authorizations fetched after a refused newOrder"
 echo "ok: newOrder 429 rateLimited with Retry-After 999999999: exit 10 in ${ELAPSED} s, naming $day_from_start and rateLimited"
 
+# 1b. The CA's date is kept in the domain record: a later `renew` waits for it (backed off)
+# instead of asking the CA again at once.
+run_capture timeout -k 5 60 "$CERTCLI_BIN" --home "$home" --ca-bundle "$CERTCLI_TEST_CA_BUNDLE" renew --json --skip-preflight rl.example.com
+assert_eq backed-off "$(json_field "$LAST_STDOUT" domains.0.action)" "renew after a rate-limited issue (stderr: $LAST_STDERR)"
+assert_eq $((orders + 1)) "$(hostile_count newOrder)" "newOrders of the renew that waits for the CA's date"
+echo "ok: the rateLimited date is recorded: a later renew backs off until then without asking the CA"
+
 # 2. 503 with Retry-After 1, once: waited out, the newOrder sent again (2 in all), issued.
 hostile_mode '{"new_order_status": 503, "new_order_retry_after": "1", "new_order_fail_count": 1}'
 certcli_hostile domain add rl503.example.com >/dev/null

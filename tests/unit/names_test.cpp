@@ -47,6 +47,8 @@ TEST_CASE("a wildcard covers exactly one label and never its apex") {
   CHECK_FALSE(covers("*.example.com", "wwwexample.com"));
   CHECK(covers("example.com", "example.com"));
   CHECK_FALSE(covers("example.com", "www.example.com"));
+  CHECK(covers("*.example.com", "*.example.com"));  // a wildcard domain's own name
+  CHECK_FALSE(covers("*.example.com", "*.a.example.com"));
 }
 
 TEST_CASE("wildcard entries are stored under a path-safe name") {

@@ -107,4 +107,6 @@ TEST_CASE("names_not_covered keeps the record's order and knows a wildcard never
   CHECK(renewal::names_not_covered({"b.example.com", "example.com", "a.example.com"}, {"*.example.com"}) ==
         std::vector<std::string>{"example.com"});
   CHECK(renewal::names_not_covered({"example.com"}, {}) == std::vector<std::string>{"example.com"});
+  // A wildcard domain's own names, held by its certificate, are all covered.
+  CHECK(renewal::names_not_covered({"example.com", "*.example.com"}, {"example.com", "*.example.com"}).empty());
 }
