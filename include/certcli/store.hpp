@@ -98,6 +98,9 @@ struct DomainRecord {
   std::optional<RecordedError> error;
 
   std::string directory_url;  // the CA the last issuance used
+  // The named account (--account) the last issuance used at that CA; empty: the CA's default
+  // account. renew and a later issue use it again unless told otherwise.
+  std::string account_name;
   std::string order_url;      // the in-flight order, kept so a crashed run resumes it
   std::string live_version;   // archive/<version> the live certificate is
   // The names the live certificate holds (its SANs), kept at install so that renewal can tell

@@ -27,7 +27,8 @@ std::vector<std::pair<std::string, std::string>> hook_environment(const store::D
           {"CERTCLI_NAMES", names},
           {"CERTCLI_LIVE_DIR", live_dir},
           {"CERTCLI_CERT", live_dir + "/cert.pem"},
-          {"CERTCLI_KEY", live_dir + "/key.pem"},
+          // Empty for a certificate ordered with the operator's own CSR: its key is not certcli's.
+          {"CERTCLI_KEY", record.order.csr.empty() ? live_dir + "/key.pem" : std::string()},
           {"CERTCLI_CHAIN", live_dir + "/chain.pem"},
           {"CERTCLI_FULLCHAIN", live_dir + "/fullchain.pem"}};
 }

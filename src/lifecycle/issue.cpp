@@ -86,12 +86,15 @@ IssueResult issue_certificate(store::Store& store, Clock& clock, net::HttpTransp
   steps::SolverPool solvers(request.environment, progress);
   solvers.prepare(record, challenge);
   steps::AccountOptions account{request.contacts, request.agree_to_terms, request.account_key_type};
-  account.account_name = request.account_name;
   account.eab = request.eab;
   steps::Session session(store, clock, http, choose_ca(request, record), request.time_budget);
+  // --account, else the account this domain was last issued with at this CA.
+  account.account_name = !request.account_name.empty()                        ? request.account_name
+                         : record.directory_url == session.ca().directory_url ? record.account_name
+                                                                              : std::string();
   // The CA's rate limits, from certcli's own ledger: refused before any request to the CA.
   if (std::string warning = limits::check_budget(store, clock.now(), session.ca(),
-                                                 steps::account_store_id(session.ca(), request.account_name), record,
+                                                 steps::account_store_id(session.ca(), account.account_name), record,
                                                  /*ari=*/false, request.limits);
       !warning.empty() && progress)
     progress(warning);
@@ -112,6 +115,7 @@ IssueResult issue_certificate(store::Store& store, Clock& clock, net::HttpTransp
     auto state_lock = store.lock(std::chrono::seconds{60});  // accounts are shared by every domain
     session.load_or_register(account, progress);
   }
+  record.account_name = account.account_name == "default" ? std::string() : account.account_name;
 
   auto save = [&] {
     record.last_updated_at = clock.now();

@@ -261,7 +261,10 @@ class OrderFlow {
                               "(certcli verify {} checks the delegation)",
                               challenge::dns01_record_name(p.task.identifier), record_.name)
                 : fmt::format("make sure http://{}/.well-known/acme-challenge/ reaches {} (certcli verify {})",
-                              p.task.identifier, p.solver->describe(), record_.name);
+                              // An IPv6 address is bracketed in a URL (RFC 3986 3.2.2).
+                              p.task.identifier.find(':') == std::string::npos ? p.task.identifier
+                                                                               : "[" + p.task.identifier + "]",
+                              p.solver->describe(), record_.name);
         throw acme::AcmeError(problem, fmt::format("the CA could not validate {}", p.task.identifier), hint,
                               ErrorKind::challenge);
       }

@@ -243,17 +243,19 @@ class Renewal {
     return outcome;
   }
 
-  // One session per CA for the whole run: one directory fetch, one connection, one nonce pool.
-  steps::Session& session_for(const CaSelection& ca, bool with_account) {
+  // One session per CA and account for the whole run: one directory fetch, one connection, one
+  // nonce pool. `account_name` "" is the CA's default account.
+  steps::Session& session_for(const CaSelection& ca, const std::string& account_name, bool with_account) {
     std::lock_guard guard(sessions_mutex_);
-    auto& session = sessions_[ca.directory_url];
+    const std::string key = account_name.empty() ? ca.directory_url : ca.directory_url + '\n' + account_name;
+    auto& session = sessions_[key];
     if (!session) session = std::make_unique<steps::Session>(store_, clock_, ca_http_, ca, request_.time_budget);
-    if (with_account && !accounts_loaded_.contains(ca.directory_url)) {
+    if (with_account && !accounts_loaded_.contains(key)) {
       steps::AccountOptions account;
-      account.account_name = request_.account_name;
+      account.account_name = account_name;
       account.eab = request_.eab;
       session->load_or_register(account, progress_);
-      accounts_loaded_.insert(ca.directory_url);
+      accounts_loaded_.insert(key);
     }
     return *session;
   }
@@ -284,7 +286,7 @@ class Renewal {
       if (!current || current->renewal.ari_cert_id != r.ari_cert_id) continue;
       store::DomainRecord& record = *current;
       try {
-        steps::Session& session = session_for(renewal_ca(record), /*with_account=*/false);
+        steps::Session& session = session_for(renewal_ca(record), "", /*with_account=*/false);
         std::optional<acme::RenewalInfo> info = session.client().fetch_renewal_info(record.renewal.ari_cert_id);
         if (!info) {
           // The CA offers no ARI, or does not know this certificate: stop asking for it.
@@ -332,6 +334,11 @@ class Renewal {
     store::DomainRecord record = require_domain(store_, name);  // re-read under the lock
     outcome.reason = request_.force ? "forced" : renewal::renewal_due(record, clock_.now(), policy_for(record)).reason;
     const CaSelection ca = request_.dry_run ? dry_run_ca(request_, record) : renewal_ca(record);
+    // --account, else the account the domain was last issued with at this CA.
+    std::string account_name = !request_.account_name.empty()              ? request_.account_name
+                               : ca.directory_url == record.directory_url ? record.account_name
+                                                                          : std::string();
+    if (account_name == "default") account_name.clear();
     say(name, fmt::format("renewing ({}) at {}{}", outcome.reason, ca.directory_url, request_.dry_run ? ", dry run" : ""));
     auto save = [&] {
       record.last_updated_at = clock_.now();
@@ -345,11 +352,12 @@ class Renewal {
       // to them). An ARI renewal, which names what it replaces, is exempt at Let's Encrypt.
       if (!request_.dry_run)
         if (std::string warning = limits::check_budget(real_store_, clock_.now(), ca,
-                                                       steps::account_store_id(ca, request_.account_name), record,
+                                                       steps::account_store_id(ca, account_name), record,
                                                        /*ari=*/!record.renewal.ari_cert_id.empty(), request_.limits);
             !warning.empty())
           say(name, warning);
-      steps::Session& session = session_for(ca, /*with_account=*/true);
+      steps::Session& session = session_for(ca, account_name, /*with_account=*/true);
+      if (!request_.dry_run) record.account_name = account_name;
       steps::run_preflight(record, challenge, request_.settings.environment, session, solvers_,
                            [&](const std::string& line) { say(name, line); });
       record.status = store::CertificateStatus::issuing;

@@ -216,6 +216,14 @@ CheckResult caa_check(const std::string& name, const ChallengeEnvironment& envir
 
 CheckResult ownership_check(const std::string& name, const store::VerificationState& state, const dns::Resolver& resolver) {
   return guarded("ownership", [&] {
+    // An IP address has no DNS name to hold the token: only http-01 on the address itself, which
+    // the CA checks anyway, shows control of it (RFC 8738 7).
+    if (is_ip_address(name))
+      return CheckResult{"ownership", true, false, "not-applicable",
+                         fmt::format("{} is an IP address: no DNS name can hold an ownership token, and http-01 on "
+                                     "the address itself shows control of it",
+                                     name),
+                         ""};
     std::string owner = ownership_record_name(name);
     if (state.ownership_token.empty())
       return failed("ownership", "missing", "the domain has no ownership token yet",

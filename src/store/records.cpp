@@ -262,6 +262,7 @@ toml::table domain_to_toml(const DomainRecord& r) {
   cert.insert("status", to_string(r.status));
   put_string(cert, "phase", to_string(r.phase));
   put_string(cert, "directory_url", r.directory_url);
+  put_string(cert, "account_name", r.account_name);
   put_string(cert, "order_url", r.order_url);
   put_string(cert, "live_version", r.live_version);
   if (!r.covered_names.empty()) cert.insert("covered_names", to_array(r.covered_names));
@@ -326,6 +327,7 @@ DomainRecord domain_from_toml(const toml::table& t, const std::string& source) {
     r.status = status_from(string_of(*cert, "status", source, true), source, cert->get("status"));
     r.phase = phase_from(string_of(*cert, "phase", source), source, cert->get("phase"));
     r.directory_url = string_of(*cert, "directory_url", source);
+    r.account_name = string_of(*cert, "account_name", source);
     r.order_url = string_of(*cert, "order_url", source);
     r.live_version = string_of(*cert, "live_version", source);
     r.covered_names = strings_of(*cert, "covered_names", source);

@@ -98,16 +98,23 @@ run_capture certcli account register --account team-b --agree-tos --eab-kid kid-
 assert_eq 0 "$LAST_STATUS" "a named account registers (stderr: $LAST_STDERR)"
 [[ "$(json_field "$LAST_STDOUT" url)" != "$account_url" ]] || fail "the named account is the default one"
 [[ -f "$(find "$home/accounts" -path '*/team-b/account.toml' | head -1)" ]] || fail "no accounts/<ca>/team-b/"
+# A domain issued with a named account remembers it: its renewals use that account.
+certcli domain add team.certcli.test >/dev/null
+run_capture certcli issue team.certcli.test --account team-b --http-listen "$listen"
+assert_eq 0 "$LAST_STATUS" "issue with the named account exits 0 (stderr: $LAST_STDERR)"
+grep -Eq "^account_name = ['\"]team-b['\"]" "$home/domains/team.certcli.test/domain.toml" || fail "domain.toml does not name team-b"
 run_capture certcli account deactivate --account team-b
 assert_eq 2 "$LAST_STATUS" "deactivate without --yes exits 2"
 run_capture certcli account deactivate --account team-b --yes --json
 assert_eq 0 "$LAST_STATUS" "deactivate exits 0 (stderr: $LAST_STDERR)"
 assert_eq deactivated "$(json_field "$LAST_STDOUT" status)" "the record is marked"
-certcli domain add team.certcli.test >/dev/null
 run_capture certcli issue team.certcli.test --account team-b --http-listen "$listen"
 assert_eq 3 "$LAST_STATUS" "issue with a deactivated account is refused"
 assert_contains "$LAST_STDERR" "was deactivated" "the refusal says why"
 assert_contains "$LAST_STDERR" "certcli account register" "and how to register a new one"
+run_capture certcli renew team.certcli.test --force
+assert_eq 11 "$LAST_STATUS" "renew of a domain whose account was deactivated fails"
+assert_contains "$LAST_STDOUT $LAST_STDERR" "was deactivated" "renew used the domain's own account, not the default one"
 run_capture certcli account update --account team-b --email x@certcli.test
 assert_eq 3 "$LAST_STATUS" "account update on a deactivated account is refused"
 assert_eq deactivated "$(json_field "$(certcli account show --account team-b --json)" status)" "show still shows it"
