@@ -125,8 +125,14 @@ std::optional<lifecycle::CaSelection> Context::ca() const {
 }
 
 std::string describe_time(TimePoint t, TimePoint now) {
-  auto days = std::chrono::duration_cast<std::chrono::hours>(t - now).count() / 24;
-  std::string when = days >= 0 ? fmt::format("in {} days", days) : fmt::format("{} days ago", -days);
+  // Days from two days on; closer than that, "in 0 days" would hide hours that matter (a rate
+  // limit's 3-hour window, a certificate about to expire).
+  auto minutes = std::chrono::duration_cast<std::chrono::minutes>(t - now).count();
+  auto magnitude = minutes < 0 ? -minutes : minutes;
+  std::string span = magnitude >= 48 * 60 ? fmt::format("{} days", magnitude / (24 * 60))
+                     : magnitude >= 60    ? fmt::format("{} h", magnitude / 60)
+                                          : fmt::format("{} min", magnitude);
+  std::string when = minutes >= 0 ? "in " + span : span + " ago";
   return fmt::format("{:%Y-%m-%d %H:%M} UTC ({})", t, when);
 }
 

@@ -212,6 +212,9 @@ class FileStore final : public Store {
     if (::rename(from.c_str(), to.c_str()) != 0)
       throw Error(ErrorKind::state, fmt::format("cannot move {} to {}: {}", from.string(), to.string(), std::strerror(errno)),
                   "check that the state directory is writable by this user (see --home)", from.string());
+    // Under live_key = "plain" the live key was in clear for the web server; in removed/ it is
+    // nobody's live key any more, so it encrypts like every other key left behind.
+    encrypt_keys_left_behind(to, /*version=*/"");
     return to.string();
   }
 
@@ -269,6 +272,7 @@ class FileStore final : public Store {
     }
     fsync_directory(to);
     fs::remove_all(from, ec);  // what is left is the old lock file
+    leave_live_key_plain(to);
     return from.string();
   }
 
@@ -631,6 +635,19 @@ class FileStore final : public Store {
       std::string text = read_file(key);
       if (!crypto::is_encrypted_key_pem(text)) write_key(key, text, /*encrypt=*/true);
     }
+  }
+
+  // Under live_key = "plain", the key live/ points at in clear again (a restored domain's, which
+  // was encrypted while removed).
+  void leave_live_key_plain(const fs::path& dir) {
+    if (!keys_.plain_live_key || keys_.passphrase.empty()) return;
+    std::error_code ec;
+    fs::path target = fs::read_symlink(dir / "live", ec);
+    if (ec || target.parent_path() != fs::path("archive")) return;
+    fs::path key = dir / target / "key.pem";
+    if (!state_file_exists(key)) return;
+    std::string text = read_file(key);
+    if (crypto::is_encrypted_key_pem(text)) write_key(key, read_key(key), /*encrypt=*/false);
   }
 
   // Every private key file under the state directory: accounts/*/account.key, and key.pem under

@@ -108,4 +108,13 @@ new_live=$(readlink -f "$home/domains/$name/live/key.pem")
 assert_eq "$(printf '%s\n' "$new_live" "$live_key_killed" | sort)" "$(clear_keys)" \
   "the key that left live/ is encrypted; only the current live keys are in clear"
 openssl pkey -in "$new_live" -noout || fail "the plain live key does not parse"
-echo "ok: live_key = plain keeps only the current live key in clear"
+# A removed domain's key is nobody's live key: it encrypts; restored, it is in clear again.
+run_capture certcli domain remove "$killed"
+assert_eq 0 "$LAST_STATUS" "domain remove under live_key plain (stderr: $LAST_STDERR)"
+assert_eq "$new_live" "$(clear_keys)" "the removed domain's key is encrypted in removed/"
+run_capture certcli domain restore "$killed"
+assert_eq 0 "$LAST_STATUS" "domain restore under live_key plain (stderr: $LAST_STDERR)"
+assert_eq "$(printf '%s
+' "$new_live" "$(readlink -f "$home/domains/$killed/live/key.pem")" | sort)" "$(clear_keys)" \
+  "the restored domain's live key is in clear again"
+echo "ok: live_key = plain keeps only the current live key in clear, through remove and restore"
