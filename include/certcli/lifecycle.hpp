@@ -98,6 +98,9 @@ std::vector<std::string> purge_domain(store::Store& store, const Clock& clock, c
 struct SetDomainRequest {
   std::string name;
   std::optional<std::string> key_type;           // used from the next certificate on
+  // keys.live_key for this domain: "plain", "encrypted" or "default" (config.toml's); the live
+  // key is rewritten to match at once.
+  std::optional<std::string> live_key;
   // The parts given (http-01, dns-01) replace the domain's; the other part stays.
   std::optional<challenge::Settings> challenge;
   challenge::Settings default_challenge;          // config.toml's, to check wildcard names

@@ -91,6 +91,9 @@ struct DomainRecord {
   std::vector<std::string> names;  // every SAN, primary first
   std::string management = "managed";
   std::string key_type = "ec256";
+  // keys.live_key for this domain: "plain" (its current live key in clear for a web server),
+  // "encrypted", or "" for config.toml's. Matters only when a passphrase is configured.
+  std::string live_key;
   challenge::Settings challenge;
 
   CertificateStatus status = CertificateStatus::pending;
@@ -285,6 +288,11 @@ class Store {
     (void)encrypt;
     throw Error(ErrorKind::internal, "this store cannot convert its keys");
   }
+
+  // Brings the live key of `name` in line with its live_key setting (the record's, else the
+  // store's): in clear under "plain", encrypted otherwise. Nothing without a passphrase. Hold the
+  // domain's lock.
+  virtual void apply_live_key_setting(const std::string& name) { (void)name; }
 
   // Where the live files of `name` are, for the user to point a web server at.
   virtual std::string live_location(const std::string& name) const = 0;

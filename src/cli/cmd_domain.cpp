@@ -136,6 +136,7 @@ void print_details(const lifecycle::DomainDetails& details, const renewal::DueDe
              !r.order.csr.empty() ? " (not used: ordered with your CSR, whose key is yours)"
              : r.order.reuse_key  ? " (the live key is kept for each new certificate)"
                                   : "");
+  if (!r.live_key.empty()) fmt::print("  live key:   {} (this domain's keys.live_key)\n", r.live_key);
   if (!r.order.profile.empty() || !r.order.preferred_profile.empty())
     fmt::print("  profile:    {}\n", !r.order.profile.empty() ? r.order.profile : r.order.preferred_profile + " (preferred)");
   if (!r.order.preferred_chain.empty()) fmt::print("  chain:      preferred issuer {}\n", r.order.preferred_chain);
@@ -300,6 +301,7 @@ void register_domain_commands(CLI::App& app, Context& context) {
   struct SetArgs {
     std::string name;
     std::string key_type;
+    std::string live_key;
     ChallengeArgs challenge;
     int buffer_days = 0;
     std::string deploy_hook;
@@ -308,6 +310,9 @@ void register_domain_commands(CLI::App& app, Context& context) {
   CLI::App* set = domain->add_subcommand("set", "Change a domain's settings; they apply from its next certificate on");
   set->add_option("name", set_args->name, "The domain's primary name")->required();
   set->add_option("--key-type", set_args->key_type, "Certificate key: ec256, ec384, rsa2048, rsa3072, rsa4096");
+  set->add_option("--live-key", set_args->live_key,
+                  "With a passphrase: plain keeps this domain's live key in clear (for a web server), encrypted "
+                  "does not, default follows config.toml's keys.live_key; applied to the live key at once");
   add_challenge_options(set, set_args->challenge);
   set->add_option("--buffer-days", set_args->buffer_days,
                   "Renew when fewer days than this are left (1-365; 0: config.toml's or a third of the lifetime)");
@@ -325,6 +330,7 @@ void register_domain_commands(CLI::App& app, Context& context) {
     lifecycle::SetDomainRequest request;
     request.name = set_args->name;
     if (set->count("--key-type") != 0) request.key_type = set_args->key_type;
+    if (set->count("--live-key") != 0) request.live_key = set_args->live_key;
     request.challenge = set_args->challenge.settings();
     request.default_challenge = context.default_challenge();
     if (set->count("--buffer-days") != 0) request.buffer_days = set_args->buffer_days;
@@ -336,9 +342,10 @@ void register_domain_commands(CLI::App& app, Context& context) {
     request.drop_csr = no_csr->count() != 0 && *no_csr_value;
     const bool order_given = request.profile || request.preferred_profile || request.preferred_chain ||
                              request.reuse_key || request.drop_csr;
-    if (!request.key_type && !request.challenge && !request.buffer_days && !request.deploy_hook && !order_given)
+    if (!request.key_type && !request.live_key && !request.challenge && !request.buffer_days && !request.deploy_hook &&
+        !order_given)
       throw Error(ErrorKind::usage, "domain set needs a setting to change",
-                  "give --key-type, a challenge option (--webroot, --http-listen, --dns-...), --buffer-days, "
+                  "give --key-type, --live-key, a challenge option (--webroot, --http-listen, --dns-...), --buffer-days, "
                   "--deploy-hook, --profile, --preferred-profile, --preferred-chain, --reuse-key or --no-csr");
     auto result = lifecycle::set_domain(context.store(), context.clock(), request);
     if (result.changes.empty()) {

@@ -266,6 +266,10 @@ std::vector<std::string> purge_domain(store::Store& store, const Clock& clock, c
 SetDomainResult set_domain(store::Store& store, const Clock& clock, const SetDomainRequest& request) {
   // What can be checked without the record, before any lock.
   if (request.key_type) check_key_type(*request.key_type);
+  if (request.live_key && *request.live_key != "plain" && *request.live_key != "encrypted" && *request.live_key != "default")
+    throw Error(ErrorKind::invalid_input, fmt::format("--live-key '{}' is not known", *request.live_key),
+                "use plain (the live key in clear, for a web server that cannot read an encrypted one), encrypted, "
+                "or default (config.toml's keys.live_key)");
   if (request.buffer_days && *request.buffer_days != 0) check_buffer_days(*request.buffer_days);
   if (request.challenge) challenge::check_settings(*request.challenge);
   if (request.profile) check_profile_name(*request.profile, "--profile");
@@ -321,6 +325,13 @@ SetDomainResult set_domain(store::Store& store, const Clock& clock, const SetDom
     result.changes.push_back({"reuse_key", record.order.reuse_key ? "yes" : "no", *request.reuse_key ? "yes" : "no"});
     record.order.reuse_key = *request.reuse_key;
   }
+  if (request.live_key) {
+    std::string wanted = *request.live_key == "default" ? std::string() : *request.live_key;
+    if (wanted != record.live_key) {
+      result.changes.push_back({"live_key", record.live_key.empty() ? "default" : record.live_key, *request.live_key});
+      record.live_key = wanted;
+    }
+  }
   if (request.drop_csr && !record.order.csr.empty()) {
     result.changes.push_back({"csr", "the operator's", "certcli's own"});
     record.order.csr.clear();
@@ -328,6 +339,7 @@ SetDomainResult set_domain(store::Store& store, const Clock& clock, const SetDom
   if (!result.changes.empty()) {
     record.last_updated_at = clock.now();
     store.save_domain(record);
+    if (request.live_key) store.apply_live_key_setting(record.name);
     nlohmann::json changes = nlohmann::json::array();
     for (const auto& change : result.changes)
       changes.push_back({{"setting", change.setting}, {"before", change.before}, {"after", change.after}});

@@ -272,7 +272,7 @@ class FileStore final : public Store {
     }
     fsync_directory(to);
     fs::remove_all(from, ec);  // what is left is the old lock file
-    leave_live_key_plain(to);
+    match_live_key_setting(to);
     return from.string();
   }
 
@@ -381,7 +381,7 @@ class FileStore final : public Store {
     write_file_atomic(archive / "chain.pem", files.chain, kPrivateFile);
     write_file_atomic(archive / "fullchain.pem", files.fullchain, kPrivateFile);
     // No key: the certificate was issued for an operator's own CSR, whose key certcli never had.
-    if (!files.private_key.empty()) write_key(archive / "key.pem", files.private_key, /*encrypt=*/!keys_.plain_live_key);
+    if (!files.private_key.empty()) write_key(archive / "key.pem", files.private_key, /*encrypt=*/!plain_live_key_in(dir));
 
     // A relative link keeps the state directory movable.
     fs::path temp_link = dir / ".live.tmp";
@@ -637,18 +637,38 @@ class FileStore final : public Store {
     }
   }
 
-  // Under live_key = "plain", the key live/ points at in clear again (a restored domain's, which
-  // was encrypted while removed).
-  void leave_live_key_plain(const fs::path& dir) {
-    if (!keys_.plain_live_key || keys_.passphrase.empty()) return;
+  // Whether the domain in `dir` keeps its live key in clear: its record's live_key, else the
+  // store's (config.toml's keys.live_key). A record that does not load falls back to the store's.
+  bool plain_live_key_in(const fs::path& dir) const {
+    try {
+      const fs::path record = dir / "domain.toml";
+      if (state_file_exists(record)) {
+        std::string setting = domain_from_toml(parse_toml(read_file(record), record.string()), record.string()).live_key;
+        if (!setting.empty()) return setting == "plain";
+      }
+    } catch (const Error&) {
+      // A damaged record is reported by the commands that read it; the key follows the default.
+    }
+    return keys_.plain_live_key;
+  }
+
+  // The key live/ points at, in clear when the domain keeps its live key plain and encrypted
+  // otherwise (a restored domain's was encrypted while removed; `domain set --live-key` changes
+  // the setting). Nothing without a passphrase.
+  void match_live_key_setting(const fs::path& dir) {
+    if (keys_.passphrase.empty()) return;
     std::error_code ec;
     fs::path target = fs::read_symlink(dir / "live", ec);
     if (ec || target.parent_path() != fs::path("archive")) return;
     fs::path key = dir / target / "key.pem";
     if (!state_file_exists(key)) return;
-    std::string text = read_file(key);
-    if (crypto::is_encrypted_key_pem(text)) write_key(key, read_key(key), /*encrypt=*/false);
+    const bool encrypted = crypto::is_encrypted_key_pem(read_file(key));
+    const bool plain = plain_live_key_in(dir);
+    if (encrypted == !plain) return;
+    write_key(key, read_key(key), /*encrypt=*/!plain);
   }
+
+  void apply_live_key_setting(const std::string& name) override { match_live_key_setting(domain_dir(name)); }
 
   // Every private key file under the state directory: accounts/*/account.key, and key.pem under
   // domains/ (pending/, archive/<v>/) and removed/. Symlinks (live) are not followed.
@@ -705,7 +725,8 @@ class FileStore final : public Store {
     for (const auto& path : key_files()) {  // open every key before writing any
       std::string current = read_file(path);
       std::string clear = read_key(path);
-      bool want_encrypted = encrypt && !(keys_.plain_live_key && is_current_live_key(path));
+      bool want_encrypted =
+          encrypt && !(is_current_live_key(path) && plain_live_key_in(path.parent_path().parent_path().parent_path()));
       if (crypto::is_encrypted_key_pem(current) == want_encrypted) continue;
       plan.push_back({path, want_encrypted ? crypto::reencode_key_pem(clear, {}, keys_.passphrase) : clear});
     }

@@ -255,6 +255,7 @@ toml::table domain_to_toml(const DomainRecord& r) {
   t.insert("names", to_array(r.names));
   t.insert("management", r.management);
   t.insert("key_type", r.key_type);
+  put_string(t, "live_key", r.live_key);
 
   t.insert("challenge", challenge_to_toml(r.challenge));
 
@@ -320,6 +321,10 @@ DomainRecord domain_from_toml(const toml::table& t, const std::string& source) {
   if (r.management.empty()) r.management = "managed";
   r.key_type = string_of(t, "key_type", source);
   if (r.key_type.empty()) r.key_type = "ec256";
+  r.live_key = string_of(t, "live_key", source);
+  if (!r.live_key.empty() && r.live_key != "plain" && r.live_key != "encrypted")
+    throw Error(ErrorKind::state, fmt::format("{}: live_key '{}' is neither \"plain\" nor \"encrypted\"", source, r.live_key),
+                "fix the file by hand, or run certcli domain set NAME --live-key plain|encrypted|default", source);
   r.created_at = time_of(t, "created_at", source);
 
   if (const toml::table* challenge = t["challenge"].as_table()) r.challenge = challenge_from_toml(*challenge, source);

@@ -118,3 +118,20 @@ assert_eq "$(printf '%s
 ' "$new_live" "$(readlink -f "$home/domains/$killed/live/key.pem")" | sort)" "$(clear_keys)" \
   "the restored domain's live key is in clear again"
 echo "ok: live_key = plain keeps only the current live key in clear, through remove and restore"
+
+# 6. Per domain: domain set --live-key overrides config.toml for one domain, applied at once.
+killed_live=$(readlink -f "$home/domains/$killed/live/key.pem")
+run_capture certcli domain set "$name" --live-key encrypted
+assert_eq 0 "$LAST_STATUS" "domain set --live-key encrypted (stderr: $LAST_STDERR)"
+assert_eq "$killed_live" "$(clear_keys)" "the domain set to encrypted has its live key encrypted; the other stays in clear"
+assert_contains "$(certcli domain show "$name")" "live key:   encrypted" "domain show names the domain's setting"
+run_capture certcli renew "$name" --force --skip-preflight
+assert_eq 0 "$LAST_STATUS" "renew of the domain set to encrypted (stderr: $LAST_STDERR)"
+assert_eq "$killed_live" "$(clear_keys)" "its renewed live key is written encrypted"
+run_capture certcli domain set "$name" --live-key default
+assert_eq 0 "$LAST_STATUS" "domain set --live-key default (stderr: $LAST_STDERR)"
+assert_eq "$(printf '%s\n' "$(readlink -f "$home/domains/$name/live/key.pem")" "$killed_live" | sort)" "$(clear_keys)" \
+  "back to config.toml's plain: its live key is in clear again"
+run_capture certcli domain set "$name" --live-key sometimes
+assert_eq 3 "$LAST_STATUS" "an unknown --live-key value is refused"
+echo "ok: domain set --live-key overrides keys.live_key for one domain, at once and for its renewals"
