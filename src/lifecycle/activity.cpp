@@ -9,6 +9,8 @@
 #include <algorithm>
 #include <system_error>
 
+#include <fcntl.h>
+
 namespace certcli::lifecycle {
 
 namespace fs = std::filesystem;
@@ -84,12 +86,19 @@ ActivityLog read_activity(const fs::path& home, const ActivityFilter& filter) {
   for (int attempt = 0;; ++attempt) {
     ActivityLog log;
     bool rotated_meanwhile = false;
+    // Each log is opened in the home's descriptor with O_NOFOLLOW and must be a regular file: a
+    // linked or FIFO activity.jsonl is refused, never read through or waited on.
+    files::UniqueFd home_fd(::open(home.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     for (const auto& path : activity_files(home)) {
       std::string text;
       try {
-        text = files::read_file(path);
+        files::UniqueFd fd = home_fd ? files::open_file_at(home_fd.get(), path.filename().string(), path, O_RDONLY)
+                                     : files::UniqueFd();
+        if (!fd) throw Error(ErrorKind::state, fmt::format("cannot read {}", path.string()));
+        text = files::read_all(fd.get(), path);
       } catch (const Error&) {
-        if (attempt > 2 || fs::exists(path)) throw;
+        std::error_code ec;
+        if (attempt > 2 || fs::exists(fs::symlink_status(path, ec))) throw;
         rotated_meanwhile = true;
         break;
       }

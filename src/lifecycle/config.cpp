@@ -374,13 +374,17 @@ Config build(const Entries& entries, const fs::path& file, const BuildOptions& o
 
 std::optional<std::string> read_if_exists(const fs::path& file) {
   std::error_code ec;
-  fs::file_status status = fs::status(file, ec);
+  // Not followed: a config.toml linked elsewhere (to a file another user controls) is refused.
+  fs::file_status status = fs::symlink_status(file, ec);
   if (ec && ec != std::errc::no_such_file_or_directory && ec != std::errc::not_a_directory)
     throw Error(ErrorKind::state, fmt::format("cannot read {}: {}", file.string(), ec.message()),
                 "check that the state directory is readable by this user (see --home)", file.string());
   if (!fs::exists(status)) return std::nullopt;
   if (!fs::is_regular_file(status))
-    throw Error(ErrorKind::invalid_input, fmt::format("{} is not a regular file", file.string()),
+    throw Error(ErrorKind::invalid_input,
+                fmt::format("{} is {}", file.string(),
+                            fs::is_symlink(status) ? "a symbolic link; certcli does not follow links it did not make"
+                                                   : "not a regular file"),
                 "move it out of the way: config.toml must be a file", file.string());
   return store::read_file(file);
 }
@@ -489,7 +493,9 @@ Setting write_entries(const fs::path& file, const Entries& entries, const std::s
   } catch (const Error& e) {
     throw Error(ErrorKind::internal, fmt::format("the config certcli was about to write does not load: {}", e.what()));
   }
-  if (fs::path dir = file.parent_path(); !dir.empty() && !fs::exists(dir)) store::ensure_private_directory(dir);
+  // config.toml lives in the state directory: created or adopted under the store's rules (owned
+  // by this user, writable by nobody else, never a stray directory).
+  if (fs::path dir = file.parent_path(); !dir.empty()) store::prepare_home(dir);
   store::write_file_atomic(file, text, fs::perms::owner_read | fs::perms::owner_write);
   return setting_of(config, key);
 }

@@ -11,12 +11,15 @@
 #include <certcli/store.hpp>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <dirent.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <pwd.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -61,13 +64,86 @@ Error unreadable_state(const fs::path& path, int err) {
                path.string());
 }
 
-// Whether a state file exists; anything but "yes" or "no such file" (a permission, a file where
-// a directory should be) is an error, never a quiet "no".
-bool state_file_exists(const fs::path& path) {
+std::string user_name(uid_t uid) {
+  const passwd* user = ::getpwuid(uid);
+  return user ? user->pw_name : std::to_string(uid);
+}
+
+// A directory under (or at) the state directory that someone else owns or may write is refused,
+// on reads too: whoever can write there can plant a domain.toml whose deploy hook root runs.
+void require_private(int fd, const fs::path& dir, bool tighten) {
   struct stat st {};
-  if (::stat(path.c_str(), &st) == 0) return true;
-  if (errno == ENOENT) return false;
-  throw unreadable_state(path.parent_path(), errno);
+  if (::fstat(fd, &st) != 0) throw unreadable_state(dir, errno);
+  const uid_t me = ::geteuid();
+  if (st.st_uid != me)
+    throw Error(ErrorKind::state,
+                fmt::format("the state directory {} belongs to {} (uid {}), not to this user ({}, uid {})",
+                            dir.string(), user_name(st.st_uid), st.st_uid, user_name(me), me),
+                fmt::format("it belongs to {0}: run certcli as {0}, or, if it is this user's state, run: chown -R {1} {2}",
+                            user_name(st.st_uid), user_name(me), dir.string()),
+                dir.string());
+  if (!files::is_private_directory(st.st_uid, st.st_mode, me))
+    throw Error(ErrorKind::state,
+                fmt::format("the state directory {} is writable by its group or by others (mode {:04o}), who could "
+                            "plant files and links in it",
+                            dir.string(), st.st_mode & 07777),
+                fmt::format("check nothing in it was planted, then run: chmod 700 {}", dir.string()), dir.string());
+  // Tighten, never loosen: a directory left 0755 by hand must not expose keys.
+  if (tighten && (st.st_mode & 077) != 0) ::fchmod(fd, 0700);
+}
+
+Error link_refused(const fs::path& path) {
+  return Error(ErrorKind::state,
+               fmt::format("{} is a symbolic link; certcli does not follow links it did not make", path.string()),
+               fmt::format("nothing was read or written through it: remove the link, and check who else can write "
+                           "to {}",
+                           path.parent_path().string()),
+               path.string());
+}
+
+// The state directory itself, opened (its own path is the operator's, so a link naming it is
+// followed) and checked. Missing: an empty UniqueFd, or created when `create`.
+files::UniqueFd open_home(const fs::path& home, bool create) {
+  files::UniqueFd fd(::open(home.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!fd && errno == ENOENT && create) {
+    files::ensure_private_directory(home);  // its parents are the operator's, as they are
+    fd = files::UniqueFd(::open(home.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  }
+  if (!fd) {
+    int err = errno;
+    if (err == ENOENT) return fd;
+    if (err == ENOTDIR)
+      throw Error(ErrorKind::state, fmt::format("the state directory {} is not a directory", home.string()),
+                  "point the state directory (--home) at a directory; certcli creates it when it is missing",
+                  home.string());
+    throw unreadable_state(home, err);
+  }
+  require_private(fd.get(), home, create);
+  return fd;
+}
+
+// Entry names of an open directory, without "." and "..", sorted.
+std::vector<std::string> entry_names(int dir_fd, const fs::path& shown) {
+  std::vector<std::string> names;
+  int copy = ::dup(dir_fd);
+  DIR* dir = copy >= 0 ? ::fdopendir(copy) : nullptr;
+  if (!dir) {
+    int err = errno;
+    if (copy >= 0) ::close(copy);
+    throw unreadable_state(shown, err);
+  }
+  ::rewinddir(dir);
+  errno = 0;
+  while (const dirent* entry = ::readdir(dir)) {
+    std::string name = entry->d_name;
+    if (name != "." && name != "..") names.push_back(std::move(name));
+    errno = 0;
+  }
+  int err = errno;
+  ::closedir(dir);
+  if (err != 0) throw unreadable_state(shown, err);
+  std::sort(names.begin(), names.end());
+  return names;
 }
 
 // "20260101T000000Z", optionally with "-N" (a second one in the same second).
@@ -89,14 +165,6 @@ std::pair<std::string, int> version_order(const std::string& version) {
       version.size() - dash > 7)
     return {version, 1};
   return {version.substr(0, dash), std::stoi(version.substr(dash + 1))};
-}
-
-void fsync_directory(const fs::path& dir) {
-  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd >= 0) {
-    ::fsync(fd);
-    ::close(fd);
-  }
 }
 
 class FileLock final : public Lock {
@@ -122,6 +190,7 @@ class FileStore final : public Store {
   std::unique_ptr<Lock> lock(std::chrono::seconds timeout) override {
     ensure_private_directory(home_);
     auto lock = acquire(home_ / ".lock", timeout, home_.string());
+    check_activity_log();
     // Temp files outside domains/ belong to writers holding this lock: none is alive now.
     sweep_temporary_files(home_, /*into_domains=*/false);
     return lock;
@@ -133,6 +202,7 @@ class FileStore final : public Store {
     fs::path dir = domain_dir(name);
     ensure_private_directory(dir);
     auto lock = acquire(dir / ".lock", timeout, fmt::format("{} (domain {})", home_.string(), name));
+    check_activity_log();
     sweep_temporary_files(dir, /*into_domains=*/true);
     return lock;
   }
@@ -148,7 +218,7 @@ class FileStore final : public Store {
     return read_domain_record(path);
   }
 
-  static DomainRecord read_domain_record(const fs::path& path) {
+  DomainRecord read_domain_record(const fs::path& path) const {
     return domain_from_toml(parse_toml(read_file(path), path.string()), path.string());
   }
 
@@ -158,12 +228,7 @@ class FileStore final : public Store {
     check_home_readable();
     std::vector<fs::path> paths;
     fs::path dir = home_ / "domains";
-    if (!state_file_exists(dir)) return paths;
-    std::error_code ec;
-    fs::directory_iterator entries(dir, ec);
-    if (ec) throw unreadable_state(dir, ec.value());
-    for (const auto& entry : entries) paths.push_back(entry.path() / "domain.toml");
-    std::sort(paths.begin(), paths.end());
+    for (const auto& entry : list_entries(dir)) paths.push_back(dir / entry / "domain.toml");
     return paths;
   }
 
@@ -208,7 +273,10 @@ class FileStore final : public Store {
     fs::path from = domain_dir(name);
     ensure_private_directory(home_ / "removed");
     fs::path to = home_ / "removed" / (checked_domain_dir(name) + "." + stamp);
-    for (int n = 2; fs::exists(to); ++n) to = home_ / "removed" / fmt::format("{}.{}-{}", checked_domain_dir(name), stamp, n);
+    // The walk refuses a domains/<name> that is a link, so the rename below moves certcli's own.
+    if (!state_file_exists(from))
+      throw Error(ErrorKind::not_found, fmt::format("{} does not exist", from.string()), "", from.string());
+    for (int n = 2; state_file_exists(to); ++n) to = home_ / "removed" / fmt::format("{}.{}-{}", checked_domain_dir(name), stamp, n);
     if (::rename(from.c_str(), to.c_str()) != 0)
       throw Error(ErrorKind::state, fmt::format("cannot move {} to {}: {}", from.string(), to.string(), std::strerror(errno)),
                   "check that the state directory is writable by this user (see --home)", from.string());
@@ -257,11 +325,8 @@ class FileStore final : public Store {
     // last: until it moves, the domain does not exist, and running restore again finishes the job.
     std::error_code ec;
     std::vector<fs::path> entries;
-    for (const auto& entry : fs::directory_iterator(from, ec)) {
-      std::string file = entry.path().filename().string();
-      if (file != "domain.toml" && file != ".lock") entries.push_back(entry.path());
-    }
-    if (ec) throw unreadable_state(from, ec.value());
+    for (const auto& file : list_entries(from))
+      if (file != "domain.toml" && file != ".lock") entries.push_back(from / file);
     entries.push_back(from / "domain.toml");
     for (const auto& entry : entries) {
       fs::path target = to / entry.filename();
@@ -303,8 +368,7 @@ class FileStore final : public Store {
     std::error_code ec;
     const std::string live = fs::read_symlink(dir / "live", ec).filename().string();
     std::vector<fs::path> paths;
-    for (const auto& entry : fs::directory_iterator(dir / "archive", ec)) paths.push_back(entry.path());
-    if (ec) throw unreadable_state(dir / "archive", ec.value());
+    for (const auto& entry : list_entries(dir / "archive")) paths.push_back(dir / "archive" / entry);
     std::sort(paths.begin(), paths.end(), [](const fs::path& a, const fs::path& b) {
       return version_order(a.filename().string()) < version_order(b.filename().string());
     });
@@ -340,7 +404,7 @@ class FileStore final : public Store {
     fs::path old_keys = account_dir(ca_id) / "old-keys";
     ensure_private_directory(old_keys);
     fs::path dir = old_keys / stamp;
-    for (int n = 2; fs::exists(dir); ++n) dir = old_keys / fmt::format("{}-{}", stamp, n);
+    for (int n = 2; state_file_exists(dir); ++n) dir = old_keys / fmt::format("{}-{}", stamp, n);
     ensure_private_directory(dir);
     write_key(dir / "account.key", key_pem, /*encrypt=*/true);
     return (dir / "account.key").string();
@@ -360,6 +424,7 @@ class FileStore final : public Store {
   }
 
   void remove_pending_key(const std::string& name) override {
+    if (!state_file_exists(domain_dir(name) / "pending")) return;  // the walk refuses a link on the way
     std::error_code ec;
     fs::remove_all(domain_dir(name) / "pending", ec);
   }
@@ -367,10 +432,11 @@ class FileStore final : public Store {
   std::string install_certificate(const std::string& name, const std::string& preferred_version,
                                   const CertificateFiles& files) override {
     fs::path dir = domain_dir(name);
-    ensure_private_directory(dir / "archive");
+    files::UniqueFd dir_fd = open_directory(dir, /*create=*/true);
+    files::UniqueFd archive_fd = open_directory(dir / "archive", /*create=*/true);
     std::string version = preferred_version;
     // mkdir is the claim: it fails when the name is taken, so two installs never share one.
-    for (int n = 2; ::mkdir((dir / "archive" / version).c_str(), 0700) != 0; ++n) {
+    for (int n = 2; ::mkdirat(archive_fd.get(), version.c_str(), 0700) != 0; ++n) {
       if (errno != EEXIST || n > 1000)
         throw Error(ErrorKind::state, fmt::format("cannot create {}: {}", (dir / "archive" / version).string(),
                                                   std::strerror(errno)));
@@ -383,19 +449,15 @@ class FileStore final : public Store {
     // No key: the certificate was issued for an operator's own CSR, whose key certcli never had.
     if (!files.private_key.empty()) write_key(archive / "key.pem", files.private_key, /*encrypt=*/!plain_live_key_in(dir));
 
-    // A relative link keeps the state directory movable.
-    fs::path temp_link = dir / ".live.tmp";
-    std::error_code ec;
-    fs::remove(temp_link, ec);
-    fs::create_directory_symlink(fs::path("archive") / version, temp_link);
-    if (::rename(temp_link.c_str(), (dir / "live").c_str()) != 0)
+    // A relative link keeps the state directory movable. Made and renamed inside the domain's
+    // directory descriptor, so a planted link on the path cannot move it elsewhere.
+    const std::string target = "archive/" + version;
+    ::unlinkat(dir_fd.get(), ".live.tmp", 0);
+    if (::symlinkat(target.c_str(), dir_fd.get(), ".live.tmp") != 0 ||
+        ::renameat(dir_fd.get(), ".live.tmp", dir_fd.get(), "live") != 0)
       throw Error(ErrorKind::state, fmt::format("cannot switch {} to the new certificate: {}",
                                                 (dir / "live").string(), std::strerror(errno)));
-    int dir_fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dir_fd >= 0) {
-      ::fsync(dir_fd);
-      ::close(dir_fd);
-    }
+    ::fsync(dir_fd.get());
     encrypt_keys_left_behind(dir, version);
     return version;
   }
@@ -434,7 +496,9 @@ class FileStore final : public Store {
   }
 
   void append_activity(const nlohmann::json& event) override {
-    ensure_private_directory(home_);
+    // Opened in the home's descriptor with O_NOFOLLOW: a linked activity.jsonl is refused, so
+    // root never appends to a file someone pointed it at.
+    files::UniqueFd home_fd = open_home_for_writing();
     fs::path path = home_ / "activity.jsonl";
     nlohmann::json stamped = event;
     stamped["uid"] = static_cast<long long>(::geteuid());
@@ -448,11 +512,12 @@ class FileStore final : public Store {
     // Appenders serialize on flock of the log itself, so that exactly one of them rotates it and
     // none writes to a file that was just renamed away (then the new one is opened).
     for (int attempt = 0;; ++attempt) {
-      int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
-      if (fd < 0) throw failed(errno);
+      int fd = files::open_file_at(home_fd.get(), "activity.jsonl", path, O_WRONLY | O_APPEND | O_CREAT, 0600).release();
       struct stat open_st {}, path_st {};
       bool ok = ::flock(fd, LOCK_EX) == 0 && ::fstat(fd, &open_st) == 0;
-      if (ok && attempt < 3 && (::stat(path.c_str(), &path_st) != 0 || path_st.st_ino != open_st.st_ino)) {
+      if (ok && attempt < 3 &&
+          (::fstatat(home_fd.get(), "activity.jsonl", &path_st, AT_SYMLINK_NOFOLLOW) != 0 ||
+           path_st.st_ino != open_st.st_ino)) {
         ::close(fd);  // rotated by another certcli meanwhile
         continue;
       }
@@ -460,7 +525,7 @@ class FileStore final : public Store {
         std::string stamp = format_compact_utc(clock_.now());
         fs::path rotated = home_ / ("activity.jsonl." + stamp);
         for (int n = 2; state_file_exists(rotated); ++n) rotated = home_ / fmt::format("activity.jsonl.{}-{}", stamp, n);
-        int err = ::rename(path.c_str(), rotated.c_str()) == 0 ? 0 : errno;
+        int err = ::renameat(home_fd.get(), "activity.jsonl", home_fd.get(), rotated.filename().c_str()) == 0 ? 0 : errno;
         ::close(fd);
         if (err != 0)
           throw Error(ErrorKind::state,
@@ -489,28 +554,190 @@ class FileStore final : public Store {
   }
   std::string ledger_location() const override { return (home_ / "rate-limits.json").string(); }
 
+  // --- Certificate pinning: pins.toml, trusted-roots.pem, domains/<name>/backup-key.pem. ---
+  std::optional<std::string> load_pin_table() const override {
+    fs::path path = home_ / "pins.toml";
+    if (!state_file_exists(path)) return std::nullopt;
+    return read_file(path);
+  }
+  void save_pin_table(const std::string& text) override {
+    ensure_private_directory(home_);
+    write_file_atomic(home_ / "pins.toml", text, kPrivateFile);
+  }
+  std::string pin_table_location() const override { return (home_ / "pins.toml").string(); }
+  std::optional<std::string> load_trusted_roots() const override {
+    fs::path path = home_ / "trusted-roots.pem";
+    if (!state_file_exists(path)) return std::nullopt;
+    return read_file(path);
+  }
+  void save_trusted_roots(const std::string& pem) override {
+    ensure_private_directory(home_);
+    write_file_atomic(home_ / "trusted-roots.pem", pem, kPrivateFile);
+  }
+  std::string trusted_roots_location() const override { return (home_ / "trusted-roots.pem").string(); }
+  std::optional<std::string> load_backup_key(const std::string& name) const override {
+    check_home_readable();
+    fs::path path = domain_dir(name) / "backup-key.pem";
+    if (!state_file_exists(path)) return std::nullopt;
+    return read_key(path);
+  }
+  void save_backup_key(const std::string& name, const std::string& key_pem) override {
+    ensure_private_directory(domain_dir(name));
+    write_key(domain_dir(name) / "backup-key.pem", key_pem, /*encrypt=*/true);
+  }
+  void remove_backup_key(const std::string& name) override {
+    std::error_code ec;
+    fs::remove(domain_dir(name) / "backup-key.pem", ec);
+    fsync_directory(domain_dir(name));
+  }
+
  private:
   // No state directory yet is fine (nothing was added); one that is a file or cannot be read is
   // an error, checked first so that the message names the directory itself.
-  void check_home_readable() const {
-    struct stat st {};
-    if (::stat(home_.c_str(), &st) != 0) {
-      if (errno == ENOENT) return;
-      throw unreadable_state(home_, errno);
+  void check_home_readable() const { (void)open_home(home_, /*create=*/false); }
+
+  // Every command that changes state ends by appending to activity.jsonl: a link or FIFO there
+  // is refused when the lock is taken, before anything is written, not after the change.
+  void check_activity_log() const {
+    if (state_file_exists(home_ / "activity.jsonl")) (void)open_state_file(home_ / "activity.jsonl").first;
+  }
+
+  // --- The walk. Every path below home_ is opened one component at a time, relative to its
+  // parent's descriptor, with O_NOFOLLOW: a link planted anywhere below the state directory is
+  // refused, never followed. The one link certcli makes, domains/<name>/live, is read with
+  // readlinkat and entered only when it says archive/<version>, so it cannot lead outside. ---
+
+  struct Located {
+    files::UniqueFd dir;  // the parent directory of `leaf`; empty when a parent is missing
+    std::string leaf;
+    fs::path shown;  // the path as walked (through live: the archive/<version> it names)
+  };
+
+  // The state directory, ready to write: created or adopted (see prepare_home) once per store.
+  files::UniqueFd open_home_for_writing() const {
+    if (!adopted_) {
+      prepare_home(home_);
+      adopted_ = true;
     }
-    if (!S_ISDIR(st.st_mode))
-      throw Error(ErrorKind::state, fmt::format("the state directory {} is not a directory", home_.string()),
-                  "point the state directory (--home) at a directory; certcli creates it when it is missing",
-                  home_.string());
-    if (::access(home_.c_str(), R_OK | X_OK) != 0) throw unreadable_state(home_, errno);
+    return open_home(home_, /*create=*/true);
+  }
+
+  files::UniqueFd enter(int parent, const std::string& name, fs::path& shown, bool create) const {
+    // Only domains/<name>/live and removed/<name>.<UTC>/live are certcli's links.
+    const std::string grandparent = shown.parent_path().filename().string();
+    if (name == "live" && (grandparent == "domains" || grandparent == "removed")) {
+      char target[PATH_MAX];
+      ssize_t n = ::readlinkat(parent, "live", target, sizeof target - 1);
+      if (n >= 0) {
+        std::string text(target, static_cast<size_t>(n));
+        if (!files::is_archive_link_target(text))
+          throw Error(ErrorKind::state,
+                      fmt::format("{} points to '{}', not into its own archive/; certcli did not make that link",
+                                  (shown / "live").string(), text),
+                      "remove the link; `certcli issue` makes it again", (shown / "live").string());
+        files::UniqueFd archive = enter(parent, "archive", shown, /*create=*/false);
+        if (!archive) return archive;
+        return enter(archive.get(), text.substr(std::string_view("archive/").size()), shown, /*create=*/false);
+      }
+    }
+    shown /= name;
+    files::UniqueFd fd =
+        files::open_directory_at(parent, name, shown, create ? std::optional<mode_t>(0700) : std::nullopt);
+    if (fd) require_private(fd.get(), shown, create);
+    return fd;
+  }
+
+  Located locate(const fs::path& path, bool create) const {
+    fs::path relative = path.lexically_relative(home_);
+    if (relative.empty() || relative == "." || *relative.begin() == "..")
+      throw Error(ErrorKind::internal, fmt::format("{} is not inside the state directory {}", path.string(), home_.string()));
+    std::vector<std::string> parts;
+    for (const auto& part : relative) parts.push_back(part.string());
+    files::UniqueFd dir = create ? open_home_for_writing() : open_home(home_, /*create=*/false);
+    fs::path shown = home_;
+    for (size_t i = 0; dir && i + 1 < parts.size(); ++i) dir = enter(dir.get(), parts[i], shown, create);
+    return {std::move(dir), parts.back(), shown / parts.back()};
+  }
+
+  // A directory below (or at) the state directory; empty when missing and not `create`.
+  files::UniqueFd open_directory(const fs::path& dir, bool create) const {
+    if (dir == home_) return create ? open_home_for_writing() : open_home(home_, /*create=*/false);
+    Located at = locate(dir, create);
+    if (!at.dir) return {};
+    fs::path shown = at.shown.parent_path();
+    return enter(at.dir.get(), at.leaf, shown, create);
+  }
+
+  // Whether a state file or directory exists; anything but "yes" or "no such file" (a link, a
+  // permission, a file where a directory should be) is an error, never a quiet "no".
+  bool state_file_exists(const fs::path& path) const {
+    if (path == home_) return static_cast<bool>(open_home(home_, /*create=*/false));
+    Located at = locate(path, /*create=*/false);
+    if (!at.dir) return false;
+    struct stat st {};
+    if (::fstatat(at.dir.get(), at.leaf.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+      if (errno == ENOENT) return false;
+      throw unreadable_state(at.shown.parent_path(), errno);
+    }
+    if (S_ISLNK(st.st_mode)) throw link_refused(at.shown);
+    return true;
+  }
+
+  // The regular file at `path` for reading, and the path it was found at.
+  std::pair<files::UniqueFd, fs::path> open_state_file(const fs::path& path) const {
+    Located at = locate(path, /*create=*/false);
+    files::UniqueFd fd = at.dir ? files::open_file_at(at.dir.get(), at.leaf, at.shown, O_RDONLY) : files::UniqueFd();
+    if (!fd)
+      throw Error(ErrorKind::state, fmt::format("cannot read {}: {}", path.string(), std::strerror(ENOENT)),
+                  "check that the state directory is readable by this user (see --home)", path.string());
+    return {std::move(fd), at.shown};
+  }
+
+  std::string read_file(const fs::path& path) const {
+    auto [fd, shown] = open_state_file(path);
+    return files::read_all(fd.get(), shown);
+  }
+
+  // A private key opened for reading: one loosened by hand (group or others may read it) is
+  // refused, not silently used or tightened, because someone may already have copied it.
+  std::string read_key_file(const fs::path& path) const {
+    auto [fd, shown] = open_state_file(path);
+    struct stat st {};
+    if (::fstat(fd.get(), &st) != 0) throw unreadable_state(shown, errno);
+    if ((st.st_mode & 077) != 0)
+      throw Error(ErrorKind::state,
+                  fmt::format("the private key {} is readable by others than its owner (mode {:04o})", shown.string(),
+                              st.st_mode & 07777),
+                  fmt::format("certcli keeps keys 0600: run chmod 600 {}, and replace the key (certcli renew --force) if "
+                              "someone may have copied it",
+                              shown.string()),
+                  shown.string());
+    return files::read_all(fd.get(), shown);
+  }
+
+  void write_file_atomic(const fs::path& path, std::string_view content, fs::perms mode) const {
+    Located at = locate(path, /*create=*/true);
+    files::write_file_atomic_at(at.dir.get(), at.leaf, at.shown, content, mode);
+  }
+
+  void ensure_private_directory(const fs::path& dir) const { (void)open_directory(dir, /*create=*/true); }
+
+  void fsync_directory(const fs::path& dir) const {
+    if (files::UniqueFd fd = open_directory(dir, /*create=*/false)) ::fsync(fd.get());
+  }
+
+  // Entry names of a state directory (sorted); none when it is missing.
+  std::vector<std::string> list_entries(const fs::path& dir) const {
+    files::UniqueFd fd = open_directory(dir, /*create=*/false);
+    return fd ? entry_names(fd.get(), dir) : std::vector<std::string>{};
   }
 
   // flock on `path`, waiting up to `timeout` on the store's clock; a stop request ends the wait.
   std::unique_ptr<Lock> acquire(const fs::path& path, std::chrono::seconds timeout, const std::string& what) {
-    int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    if (fd < 0)
-      throw Error(ErrorKind::state, fmt::format("cannot open the lock file {}: {}", path.string(), std::strerror(errno)),
-                  "check that the state directory is writable by this user (see --home)", path.string());
+    // O_NOFOLLOW through the walk: the pid written below truncates the lock file, and a linked
+    // .lock would make root truncate whatever it names.
+    Located at = locate(path, /*create=*/true);
+    int fd = files::open_file_at(at.dir.get(), at.leaf, at.shown, O_RDWR | O_CREAT, 0600).release();
     const TimePoint deadline = clock_.now() + timeout;
     while (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
       if (errno != EWOULDBLOCK && errno != EINTR) {
@@ -541,8 +768,10 @@ class FileStore final : public Store {
     return std::make_unique<FileLock>(fd);
   }
 
-  static bool held_by_another(const fs::path& path) {
-    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  bool held_by_another(const fs::path& path) const {
+    Located at = locate(path, /*create=*/false);
+    if (!at.dir) return false;
+    int fd = files::open_file_at(at.dir.get(), at.leaf, at.shown, O_RDONLY).release();
     if (fd < 0) return false;
     bool locked = ::flock(fd, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK;
     ::close(fd);  // also releases the shared lock when we got it
@@ -601,7 +830,7 @@ class FileStore final : public Store {
   // The key in clear; a file in clear is returned as it is (written before a passphrase was set,
   // or the live key under live_key = "plain").
   std::string read_key(const fs::path& path) const {
-    std::string text = read_file(path);
+    std::string text = read_key_file(path);
     if (!crypto::is_encrypted_key_pem(text)) return text;
     if (keys_.passphrase.empty()) throw key_error(path, "it is encrypted and no passphrase was given");
     try {
@@ -613,7 +842,7 @@ class FileStore final : public Store {
 
   // `status` reads the live certificate without a passphrase: then the key comes as stored.
   std::string live_key_text(const fs::path& path) const {
-    return keys_.passphrase.empty() ? read_file(path) : read_key(path);
+    return keys_.passphrase.empty() ? read_key_file(path) : read_key(path);
   }
 
   void write_key(const fs::path& path, const std::string& pem, bool encrypt) {
@@ -628,11 +857,10 @@ class FileStore final : public Store {
   // of the domain still in clear (the previous live one, or one from before the passphrase).
   void encrypt_keys_left_behind(const fs::path& dir, const std::string& version) {
     if (keys_.passphrase.empty()) return;
-    std::error_code ec;
-    for (const auto& entry : fs::directory_iterator(dir / "archive", ec)) {
-      fs::path key = entry.path() / "key.pem";
-      if (entry.path().filename() == version || !fs::is_regular_file(key, ec)) continue;
-      std::string text = read_file(key);
+    for (const auto& entry : list_entries(dir / "archive")) {
+      fs::path key = dir / "archive" / entry / "key.pem";
+      if (entry == version || !state_file_exists(key)) continue;
+      std::string text = read_key_file(key);
       if (!crypto::is_encrypted_key_pem(text)) write_key(key, text, /*encrypt=*/true);
     }
   }
@@ -657,12 +885,13 @@ class FileStore final : public Store {
   // the setting). Nothing without a passphrase.
   void match_live_key_setting(const fs::path& dir) {
     if (keys_.passphrase.empty()) return;
+    if (!state_file_exists(dir)) return;  // refuses a linked domains/<name> before readlink
     std::error_code ec;
     fs::path target = fs::read_symlink(dir / "live", ec);
-    if (ec || target.parent_path() != fs::path("archive")) return;
+    if (ec || !files::is_archive_link_target(target.string())) return;
     fs::path key = dir / target / "key.pem";
     if (!state_file_exists(key)) return;
-    const bool encrypted = crypto::is_encrypted_key_pem(read_file(key));
+    const bool encrypted = crypto::is_encrypted_key_pem(read_key_file(key));
     const bool plain = plain_live_key_in(dir);
     if (encrypted == !plain) return;
     write_key(key, read_key(key), /*encrypt=*/!plain);
@@ -680,8 +909,10 @@ class FileStore final : public Store {
       for (auto it = fs::recursive_directory_iterator(home_ / top, ec); !ec && it != fs::recursive_directory_iterator();
            it.increment(ec)) {
         std::string file = it->path().filename().string();
-        if ((file == "account.key" || file == "key.pem") && it->is_regular_file(ec) && !it->is_symlink(ec))
-          found.push_back(it->path());
+        if (file != "account.key" && file != "key.pem" && file != "backup-key.pem") continue;
+        // A linked key would be read, re-encrypted or rewritten through the link: refused, not skipped.
+        if (it->is_symlink(ec)) throw link_refused(it->path());
+        if (it->is_regular_file(ec)) found.push_back(it->path());
       }
       if (ec) throw unreadable_state(home_ / top, ec.value());
     }
@@ -704,7 +935,7 @@ class FileStore final : public Store {
     // is still checked for a passphrase being there at all.
     bool opened_one = false;
     for (const auto& path : key_files()) {
-      std::string text = read_file(path);
+      std::string text = read_key_file(path);
       if (!crypto::is_encrypted_key_pem(text)) continue;
       if (keys_.passphrase.empty()) throw key_error(path, "it is encrypted and no passphrase was given");
       if (opened_one) continue;
@@ -723,7 +954,7 @@ class FileStore final : public Store {
     };
     std::vector<Planned> plan;
     for (const auto& path : key_files()) {  // open every key before writing any
-      std::string current = read_file(path);
+      std::string current = read_key_file(path);
       std::string clear = read_key(path);
       bool want_encrypted =
           encrypt && !(is_current_live_key(path) && plain_live_key_in(path.parent_path().parent_path().parent_path()));
@@ -754,14 +985,49 @@ class FileStore final : public Store {
   }
 
   fs::path home_;
+  mutable bool adopted_ = false;
   Clock& clock_;
   KeyProtection keys_;
 };
 
 }  // namespace
 
+bool looks_like_state_directory(const std::vector<std::string>& entries) {
+  if (entries.empty()) return true;
+  // domains/ or accounts/ is certcli's layout whatever else a newer version put beside it.
+  for (const auto& entry : entries)
+    if (entry == "domains" || entry == "accounts") return true;
+  static const char* const kTopLevel[] = {".lock",          "config.toml", "activity.jsonl",    "rate-limits.json",
+                                          "pins.toml",      "removed",     "trusted-roots.pem"};
+  return std::all_of(entries.begin(), entries.end(), [](const std::string& entry) {
+    bool temporary = entry.starts_with(".") && entry.size() > 11 && entry.compare(entry.size() - 11, 5, ".tmp-") == 0;
+    bool rotated_log = entry.starts_with("activity.jsonl.");
+    return temporary || rotated_log ||
+           std::any_of(std::begin(kTopLevel), std::end(kTopLevel), [&](const char* known) { return entry == known; });
+  });
+}
+
+void prepare_home(const fs::path& home) {
+  files::UniqueFd fd(::open(home.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!fd && errno == ENOENT) {
+    (void)open_home(home, /*create=*/true);  // made by certcli now: its own
+    return;
+  }
+  if (!fd) (void)open_home(home, /*create=*/false);  // throws the error that names the problem
+  // Checked before anything is changed: a stray --home is neither chmodded nor swept.
+  require_private(fd.get(), home, /*tighten=*/false);
+  std::vector<std::string> entries = entry_names(fd.get(), home);
+  if (looks_like_state_directory(entries)) return;
+  std::vector<std::string> shown(entries.begin(), entries.begin() + std::min<std::ptrdiff_t>(3, std::ssize(entries)));
+  throw Error(ErrorKind::state,
+              fmt::format("{} is not empty and is not a certcli state directory (it holds {}{})", home.string(),
+                          fmt::join(shown, ", "), entries.size() > shown.size() ? ", ..." : ""),
+              "choose a new or empty directory for the state (--home, CERTCLI_HOME); nothing in this one was changed",
+              home.string());
+}
+
 fs::path default_home() {
-  if (const char* env = std::getenv("CERTCLI_HOME"); env && *env) return env;
+  if (const char* env = std::getenv("CERTCLI_HOME"); env && *env) return fs::absolute(env);
   if (::geteuid() == 0) return "/var/lib/certcli";
   if (const char* xdg = std::getenv("XDG_STATE_HOME"); xdg && *xdg) return fs::path(xdg) / "certcli";
   if (const char* home = std::getenv("HOME"); home && *home) return fs::path(home) / ".local" / "state" / "certcli";
@@ -771,7 +1037,9 @@ fs::path default_home() {
 
 std::unique_ptr<Store> open_file_store(const fs::path& home, Clock* clock, KeyProtection keys) {
   static SystemClock system_clock;
-  return std::make_unique<FileStore>(home, clock ? *clock : system_clock, std::move(keys));
+  // Absolute, so that messages and a later run from another directory name the same place.
+  return std::make_unique<FileStore>(fs::absolute(home).lexically_normal(), clock ? *clock : system_clock,
+                                     std::move(keys));
 }
 
 }  // namespace certcli::store
