@@ -5,11 +5,14 @@
 #pragma once
 
 #include <certcli/dns.hpp>
+#include <certcli/net.hpp>
 
 #include <chrono>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -130,6 +133,22 @@ std::string http01_path(const std::string& token);
 std::string dns01_record_name(const std::string& identifier);
 // base64url(SHA-256(key authorization)), the TXT value (RFC 8555 8.4).
 std::string dns01_txt_value(const std::string& key_authorization);
+
+// The http-01 answers of one listener: key authorizations by token, as a request handler's
+// part, so that the standalone solver and a longer-running server (`certcli serve`) answer
+// them the same way. Thread-safe: present() and cleanup() run beside the server's thread.
+class Http01Answers {
+ public:
+  void add(const std::string& token, const std::string& key_authorization);
+  void remove(const std::string& token);
+  // For a GET or HEAD of /.well-known/acme-challenge/TOKEN: 200 with the key authorization of
+  // a token added, else 404. nullopt for any other path, which another handler may answer.
+  std::optional<net::HttpResponse> answer(const net::HttpRequest& request) const;
+
+ private:
+  mutable std::mutex mutex_;
+  std::map<std::string, std::string> by_token_;
+};
 
 // http-01 with certcli's own listener on `address`:`port`.
 std::unique_ptr<Solver> make_http_standalone_solver(const std::string& address, int port);

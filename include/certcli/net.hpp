@@ -1,8 +1,9 @@
 // certcli/net.hpp — the only module that opens sockets.
 // Owns: an HTTP(S) client over libcurl (one keep-alive connection reused per client, timeouts,
 // a private CA bundle, proxies from the environment as curl reads them), a small HTTP/1.1
-// server for http-01 answers, and a one-shot probe that fetches a URL the way a CA's validation
-// server does (for the http-01 preflight). Knows nothing of ACME.
+// server that hands each request to a handler (http-01 answers, later `certcli serve`), and a
+// one-shot probe that fetches a URL the way a CA's validation server does (for the http-01
+// preflight). Knows nothing of ACME.
 #pragma once
 
 #include <atomic>
@@ -20,6 +21,9 @@
 
 namespace certcli::net {
 
+// The libcurl this process runs with ("libcurl 7.88.1"), for --version.
+std::string library_version();
+
 struct HttpResponse {
   long status = 0;
   // Header names lowercased, in arrival order; a name may repeat (Link).
@@ -31,13 +35,30 @@ struct HttpResponse {
   std::vector<std::string> header_values(std::string_view name) const;
 };
 
+// One HTTP message as it went over the wire, for --verbose (HttpClientOptions::trace_message).
+// It holds secrets (JWS signatures, key authorizations): whoever shows it redacts it first
+// (acme::trace_lines).
+struct TracedMessage {
+  bool outgoing = true;    // a request; else the response to it
+  std::string start_line;  // "POST https://..." or "HTTP 201"
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string body;
+};
+
 struct HttpClientOptions {
   std::string ca_bundle;            // PEM trust anchors used instead of the system store; empty: system store
+  // Refuse any URL but https:// (the CA's client: plain http lets anyone on the path read and
+  // change what the CA says); `plain_http_hint` is the refusal's hint, from the caller that
+  // knows how the user allows it.
+  bool https_only = false;
+  std::string plain_http_hint;
   long connect_timeout_seconds = 10;
   long total_timeout_seconds = 60;
   std::string user_agent = "certcli/" CERTCLI_VERSION;
   // Called with one line per request ("POST https://... -> 201"); for --verbose.
   std::function<void(const std::string&)> trace;
+  // Called with each request before it is sent and each response, for --verbose.
+  std::function<void(const TracedMessage&)> trace_message;
 };
 
 // What the ACME client and the verbs need of HTTP: an interface, so that lifecycle and acme
@@ -80,32 +101,71 @@ class HttpClient final : public HttpTransport {
   long connection_count_ = 0;
 };
 
-// A minimal HTTP/1.1 server for http-01: answers GET/HEAD for registered paths with
-// 200 text/plain, everything else 404. Runs on its own thread until destroyed.
+// ---------------------------------------------------------------------------------------------
+// A small HTTP/1.1 server: a request head in, one response out, then the connection closes.
+// ---------------------------------------------------------------------------------------------
+
+// A request as the server hands it to a handler: the head only (the server reads no bodies).
+struct HttpRequest {
+  std::string method;  // "GET" or "HEAD": the server answers every other method 405 itself
+  std::string target;  // as sent: "/p?q" or "http://host/p?q"
+  std::string path;    // the target's path, not percent-decoded ("/p")
+  std::string query;   // after '?', without it, not percent-decoded ("" when none)
+  // Header names lowercased, values trimmed, in arrival order.
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string peer;  // the client's IP address ("192.0.2.1", "2001:db8::1")
+
+  std::optional<std::string> header(std::string_view name) const;
+};
+
+// Turns a request into a response; called on the server's thread, one request at a time, so it
+// must answer quickly (no network, no lock waits). The server adds Content-Length and
+// "Connection: close", and Content-Type text/plain when the handler sets none; for HEAD it
+// sends the headers only. An exception becomes a 500.
+using HttpHandler = std::function<HttpResponse(const HttpRequest&)>;
+
+// A text/plain response.
+HttpResponse text_response(long status, std::string body);
+
+// What one client, or all of them together, may hold of the server. The defaults keep the
+// http-01 answer reachable while others hold connections open on purpose (slowloris).
+struct HttpServerLimits {
+  // From accept to the blank line that ends the head; then 408 and close.
+  std::chrono::milliseconds head_timeout{5000};
+  // For sending the response (to a client that does not read) and for the polite close.
+  std::chrono::milliseconds send_timeout{5000};
+  std::size_t max_head_bytes = 8 * 1024;  // larger heads get 431
+  std::size_t max_connections = 256;
+  // Per IPv4 address or IPv6 /64. A new connection over a cap closes the oldest one of the
+  // client with the most connections (one still sending its head first), so new requests are
+  // always read and a flood only ever pushes out its own connections.
+  std::size_t max_connections_per_client = 16;
+};
+
+// Serves connections concurrently on one thread (a poll() loop over non-blocking sockets):
+// a request is answered as soon as its head is complete, whatever other connections do. Runs
+// until destroyed; the destructor returns at once, closing every connection.
 class HttpServer {
  public:
-  // `address` is an IPv4 or IPv6 literal; port 0 picks a free port. Throws Error{network}
+  // `address` is an IPv4 or IPv6 literal; port 0 picks a free port. Throws Error{challenge}
   // (with "is another web server on port N?" as the hint) when it cannot bind.
-  HttpServer(const std::string& address, int port);
+  HttpServer(const std::string& address, int port, HttpHandler handler, HttpServerLimits limits = {});
   ~HttpServer();
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;
 
   int port() const { return port_; }
-  void set_response(const std::string& path, const std::string& body);
-  void remove_response(const std::string& path);
-  // How many requests were answered 200 (for tests and diagnostics).
+  // How many requests were answered with a 2xx status (for tests and diagnostics).
   long hits() const { return hits_; }
 
  private:
   void serve();
-  void handle(int client_fd);
   int listen_fd_ = -1;
   int wake_fds_[2] = {-1, -1};
   int port_ = 0;
+  HttpHandler handler_;
+  HttpServerLimits limits_;
   std::atomic<long> hits_{0};
-  std::mutex mutex_;
-  std::map<std::string, std::string> responses_;
   std::thread thread_;
 };
 

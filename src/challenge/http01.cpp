@@ -10,7 +10,13 @@
 #include <charconv>
 #include <map>
 #include <mutex>
+#include <set>
 
+#include <cerrno>
+#include <cstring>
+#include <fcntl.h>
+#include <pwd.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 namespace certcli::challenge {
@@ -29,22 +35,23 @@ void check_webroot(const fs::path& webroot);
 class HttpStandaloneSolver final : public Solver {
  public:
   HttpStandaloneSolver(const std::string& address, int port)
-      : address_(address), server_(std::make_unique<net::HttpServer>(address, port)) {}
+      : address_(address),
+        server_(std::make_unique<net::HttpServer>(address, port, [this](const net::HttpRequest& request) {
+          return answers_.answer(request).value_or(net::text_response(404, "not found\n"));
+        })) {}
 
   std::string challenge_type() const override { return "http-01"; }
   void present(const ChallengeTask& task) override {
-    std::string path = http01_path(task.token);
+    http01_path(task.token);  // refuses a token that is not base64url before it is served
     std::lock_guard guard(mutex_);
-    presented_.emplace(task.token, path);
-    server_->set_response(path, task.key_authorization);
+    presented_.insert(task.token);
+    answers_.add(task.token, task.key_authorization);
   }
   std::string cleanup(const ChallengeTask& task) noexcept override {
     try {
       std::lock_guard guard(mutex_);
-      auto it = presented_.find(task.token);
-      if (it == presented_.end()) return {};
-      server_->remove_response(it->second);
-      presented_.erase(it);
+      if (presented_.erase(task.token) == 0) return {};
+      answers_.remove(task.token);
     } catch (...) {
       // Only a failing mutex could get here; the listener goes away with the solver anyway.
     }
@@ -57,9 +64,11 @@ class HttpStandaloneSolver final : public Solver {
 
  private:
   std::string address_;
+  std::set<std::string> presented_;  // tokens present() added
+  std::mutex mutex_;                 // parallel renewals share one listener
+  Http01Answers answers_;
+  // Last, so that it is destroyed first: its thread calls into answers_ until then.
   std::unique_ptr<net::HttpServer> server_;
-  std::map<std::string, std::string> presented_;  // token -> path served
-  std::mutex mutex_;  // parallel renewals share one listener
 };
 
 // What certcli creates in a webroot is read by the web server, usually another user: 0755
@@ -70,6 +79,51 @@ constexpr fs::perms kWebrootDirectoryMode = fs::perms::owner_all | fs::perms::gr
 constexpr fs::perms kWebrootFileMode =
     fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read | fs::perms::others_read;
 
+// What certcli may trust under a webroot: a directory owned by root or by the user certcli runs
+// as. One owned by the web user (or anyone else) can be swapped for a link between two steps,
+// so it is refused rather than written into.
+void require_trusted_owner(int fd, const fs::path& shown) {
+  struct stat st {};
+  if (::fstat(fd, &st) != 0)
+    throw Error(ErrorKind::challenge, fmt::format("cannot inspect {}: {}", shown.string(), std::strerror(errno)),
+                "make the webroot readable by this user", shown.string());
+  if (st.st_uid != 0 && st.st_uid != ::geteuid()) {
+    const passwd* owner = ::getpwuid(st.st_uid);
+    throw Error(ErrorKind::challenge,
+                fmt::format("{} belongs to {} (uid {}), who could redirect what certcli writes there", shown.string(),
+                            owner ? owner->pw_name : std::to_string(st.st_uid), st.st_uid),
+                fmt::format("make it this user's or root's (chown {} {}), or remove it and let certcli create it",
+                            ::geteuid(), shown.string()),
+                shown.string());
+  }
+}
+
+// <webroot>/.well-known/acme-challenge, walked from the webroot's descriptor one level at a time
+// with O_NOFOLLOW (a link planted by the web user is refused, never followed) and created 0755
+// where missing. The webroot's own path is the operator's and is opened as given.
+files::UniqueFd open_challenge_directory(const fs::path& webroot) {
+  files::UniqueFd dir(::open(webroot.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!dir)
+    throw Error(ErrorKind::challenge, fmt::format("cannot open the webroot {}: {}", webroot.string(), std::strerror(errno)),
+                "give the document root your web server serves for this name", webroot.string());
+  fs::path shown = webroot;
+  for (const char* part : {".well-known", "acme-challenge"}) {
+    shown /= part;
+    files::UniqueFd next;
+    try {
+      next = files::open_directory_at(dir.get(), part, shown, static_cast<mode_t>(kWebrootDirectoryMode));
+    } catch (const Error& e) {
+      throw Error(ErrorKind::challenge, e.what(),
+                  "certcli writes only <webroot>/.well-known/acme-challenge/<token>, never through a link: make both "
+                  "plain directories (or remove them and let certcli create them)",
+                  shown.string());
+    }
+    require_trusted_owner(next.get(), shown);
+    dir = std::move(next);
+  }
+  return dir;
+}
+
 class HttpWebrootSolver final : public Solver {
  public:
   explicit HttpWebrootSolver(fs::path webroot) : webroot_(std::move(webroot)) { check_webroot(webroot_); }
@@ -77,24 +131,25 @@ class HttpWebrootSolver final : public Solver {
   std::string challenge_type() const override { return "http-01"; }
 
   void present(const ChallengeTask& task) override {
-    fs::path dir = webroot_ / ".well-known" / "acme-challenge";
-    for (const fs::path& level : {webroot_ / ".well-known", dir}) {
-      std::error_code ec;
-      if (fs::create_directory(level, ec)) fs::permissions(level, kWebrootDirectoryMode, ec);
-      if (ec)
-        throw Error(ErrorKind::challenge, fmt::format("cannot create {}: {}", level.string(), ec.message()),
-                    "make the webroot writable by this user", level.string());
-    }
-    fs::path file = dir / http01_path(task.token).substr(std::string("/.well-known/acme-challenge/").size());
-    {
-      std::lock_guard guard(mutex_);
-      presented_.emplace(task.token, file);
-    }
+    const fs::path dir_shown = webroot_ / ".well-known" / "acme-challenge";
+    const std::string name = http01_path(task.token).substr(std::string("/.well-known/acme-challenge/").size());
+    const fs::path file = dir_shown / name;
+    Written written;
+    written.dir = open_challenge_directory(webroot_);
+    written.name = name;
+    written.shown = file;
     try {
-      files::write_file_atomic(file, task.key_authorization, kWebrootFileMode);
+      files::write_file_atomic_at(written.dir.get(), name, file, task.key_authorization, kWebrootFileMode);
     } catch (const Error& e) {
-      throw Error(ErrorKind::challenge, e.what(), "make the webroot writable by this user", dir.string());
+      throw Error(ErrorKind::challenge, e.what(), "make the webroot writable by this user", dir_shown.string());
     }
+    struct stat st {};
+    if (::fstatat(written.dir.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) {
+      written.device = st.st_dev;
+      written.inode = st.st_ino;
+    }
+    std::lock_guard guard(mutex_);
+    presented_.insert_or_assign(task.token, std::move(written));
   }
 
   std::string cleanup(const ChallengeTask& task) noexcept override {
@@ -102,9 +157,17 @@ class HttpWebrootSolver final : public Solver {
       std::lock_guard guard(mutex_);
       auto it = presented_.find(task.token);
       if (it == presented_.end()) return {};
-      std::error_code ec;
-      fs::remove(it->second, ec);
-      std::string warning = ec ? "cannot remove " + it->second.string() + ": " + ec.message() : std::string();
+      const Written& written = it->second;
+      std::string warning;
+      // Only the file certcli wrote, in the directory it wrote it in (the descriptor kept since
+      // present): whatever replaced it meanwhile is someone else's and stays.
+      struct stat st {};
+      if (::fstatat(written.dir.get(), written.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) {
+        if (st.st_dev != written.device || st.st_ino != written.inode)
+          warning = "left " + written.shown.string() + " alone: it is no longer the file certcli wrote";
+        else if (::unlinkat(written.dir.get(), written.name.c_str(), 0) != 0)
+          warning = "cannot remove " + written.shown.string() + ": " + std::strerror(errno);
+      }
       presented_.erase(it);
       return warning;
     } catch (...) {
@@ -116,8 +179,15 @@ class HttpWebrootSolver final : public Solver {
   std::string describe() const override { return fmt::format("http-01 via webroot {}", webroot_.string()); }
 
  private:
+  struct Written {
+    files::UniqueFd dir;  // .well-known/acme-challenge as it was when the file was written
+    std::string name;     // the token
+    fs::path shown;
+    dev_t device = 0;
+    ino_t inode = 0;
+  };
   fs::path webroot_;
-  std::map<std::string, fs::path> presented_;  // token -> file written
+  std::map<std::string, Written> presented_;  // token -> file written
   std::mutex mutex_;  // parallel renewals share one webroot solver
 };
 
@@ -126,11 +196,32 @@ void check_webroot(const fs::path& webroot) {
   if (webroot.empty() || !fs::is_directory(webroot, ec))
     throw Error(ErrorKind::invalid_input, fmt::format("webroot {} is not a directory", webroot.string()),
                 "give the document root your web server serves for this name", webroot.string());
-  // The deepest of webroot/.well-known/acme-challenge that exists must take new files.
+  // The deepest of webroot/.well-known/acme-challenge that exists must take new files; a link or
+  // a foreign owner on the way is refused here already, before anything is ordered (present
+  // checks again on descriptors).
   fs::path deepest = webroot;
   for (const char* part : {".well-known", "acme-challenge"}) {
-    if (!fs::is_directory(deepest / part, ec)) break;
+    fs::file_status status = fs::symlink_status(deepest / part, ec);
+    if (fs::is_symlink(status))
+      throw Error(ErrorKind::invalid_input,
+                  fmt::format("webroot {}: {} is a symbolic link; certcli does not follow links in a webroot",
+                              webroot.string(), (deepest / part).string()),
+                  "make it a plain directory (or remove it and let certcli create it); the link's target was not "
+                  "touched",
+                  (deepest / part).string());
+    if (!fs::is_directory(status)) break;
     deepest /= part;
+    struct stat st {};
+    if (::stat(deepest.c_str(), &st) == 0 && st.st_uid != 0 && st.st_uid != ::geteuid()) {
+      const passwd* owner = ::getpwuid(st.st_uid);
+      throw Error(ErrorKind::invalid_input,
+                  fmt::format("webroot {}: {} belongs to {} (uid {}), who could redirect what certcli writes there",
+                              webroot.string(), deepest.string(), owner ? owner->pw_name : std::to_string(st.st_uid),
+                              st.st_uid),
+                  fmt::format("make it this user's or root's (chown {} {}), or remove it and let certcli create it",
+                              ::geteuid(), deepest.string()),
+                  deepest.string());
+    }
   }
   if (::access(deepest.c_str(), W_OK | X_OK) != 0)
     throw Error(ErrorKind::invalid_input, fmt::format("webroot {}: {} is not writable by this user", webroot.string(),
@@ -150,6 +241,28 @@ std::string http01_path(const std::string& token) {
     throw Error(ErrorKind::ca_rejected, fmt::format("the CA sent a challenge token that is not base64url: '{}'", token),
                 "the CA is misbehaving; report it to the CA");
   return "/.well-known/acme-challenge/" + token;
+}
+
+void Http01Answers::add(const std::string& token, const std::string& key_authorization) {
+  std::lock_guard guard(mutex_);
+  by_token_[token] = key_authorization;
+}
+
+void Http01Answers::remove(const std::string& token) {
+  std::lock_guard guard(mutex_);
+  by_token_.erase(token);
+}
+
+std::optional<net::HttpResponse> Http01Answers::answer(const net::HttpRequest& request) const {
+  static constexpr std::string_view kPrefix = "/.well-known/acme-challenge/";
+  if (!request.path.starts_with(kPrefix)) return std::nullopt;
+  // The path is matched as sent, not percent-decoded: tokens are base64url, which a CA sends
+  // verbatim, so an encoded path can only be something else.
+  std::string token = request.path.substr(kPrefix.size());
+  std::lock_guard guard(mutex_);
+  auto it = by_token_.find(token);
+  if (it == by_token_.end()) return net::text_response(404, "not found\n");
+  return net::text_response(200, it->second);
 }
 
 std::unique_ptr<Solver> make_http_standalone_solver(const std::string& address, int port) {

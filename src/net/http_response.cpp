@@ -1,5 +1,6 @@
-// HttpResponse header lookup. Names arrive lowercased from the client, but responses can also be
-// built by hand (tests, fakes), so lookups compare case-insensitively on both sides.
+// HttpResponse and HttpRequest header lookup. Names arrive lowercased from the client and the
+// server's parser, but responses can also be built by hand (tests, fakes, handlers), so lookups
+// compare case-insensitively on both sides.
 #include <certcli/net.hpp>
 
 #include <algorithm>
@@ -17,6 +18,13 @@ bool iequals(std::string_view a, std::string_view b) {
 }
 
 }  // namespace
+
+std::optional<std::string> HttpRequest::header(std::string_view name) const {
+  for (const auto& [key, value] : headers) {
+    if (iequals(key, name)) return value;
+  }
+  return std::nullopt;
+}
 
 std::optional<std::string> HttpResponse::header(std::string_view name) const {
   for (const auto& [key, value] : headers) {

@@ -1,8 +1,14 @@
-// The http-01 listener. One thread, one connection at a time: a CA validates each token a few
-// times at most, so concurrency buys nothing, but every wait is bounded so one silent or slow
-// peer cannot stop the CA's own requests from being answered.
+// certcli's HTTP server: one thread, one poll() loop over non-blocking sockets. Every
+// connection is a small state machine (head -> response -> polite close) with its own
+// deadline, so a request is answered as soon as its head is complete, however many other
+// clients trickle bytes or hold connections open (issue #24: three clients sending one byte a
+// second used to make the CA's validation time out). Connections are capped in all and per
+// client, and a new connection over a cap pushes out an old one rather than being refused: a
+// CA's validation request is new, a flood's connections are old.
 #include <certcli/error.hpp>
 #include <certcli/net.hpp>
+
+#include "net/http_message.hpp"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -10,25 +16,33 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
-#include <sys/time.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <map>
 #include <memory>
 #include <optional>
+#include <string>
 #include <string_view>
 #include <system_error>
+#include <tuple>
+#include <vector>
 
 namespace certcli::net {
 namespace {
 
-constexpr std::size_t kMaxRequestHead = 8 * 1024;
-constexpr std::chrono::milliseconds kReadTimeout{5000};
-constexpr long kSendTimeoutSeconds = 5;
+using Clock = std::chrono::steady_clock;
+
+// After the answer, how long and how much a client's leftover bytes are read and discarded.
 constexpr std::chrono::milliseconds kLinger{1000};
 constexpr std::size_t kMaxLingerBytes = 64 * 1024;
+// At most this many accepts per wake-up, so a burst of connections cannot starve the ones
+// already open.
+constexpr int kAcceptBurst = 64;
+// Out of descriptors: how long to stop accepting before trying again.
+constexpr std::chrono::milliseconds kAcceptPause{100};
 
 void close_fd(int& fd) {
   if (fd >= 0) ::close(fd);
@@ -62,67 +76,14 @@ std::string endpoint(const std::string& address, int port) {
   throw Error(ErrorKind::challenge, "cannot listen on " + where + ": " + errno_text(err), hint, where);
 }
 
-bool send_all(int fd, std::string_view data) {
-  while (!data.empty()) {
-    // MSG_NOSIGNAL: a peer that hung up must not kill the process with SIGPIPE.
-    ssize_t sent = ::send(fd, data.data(), data.size(), MSG_NOSIGNAL);
-    if (sent < 0) {
-      if (errno == EINTR) continue;
-      return false;  // includes EAGAIN from SO_SNDTIMEO: give up on a peer that does not read
-    }
-    data.remove_prefix(static_cast<std::size_t>(sent));
-  }
-  return true;
-}
-
-void respond(int fd, int status, std::string_view reason, std::string_view body, bool with_body,
-             std::string_view extra_headers = {}) {
-  std::string out = "HTTP/1.1 " + std::to_string(status) + " " + std::string(reason) + "\r\n";
-  out += "Content-Type: text/plain\r\n";
-  out += "Content-Length: " + std::to_string(body.size()) + "\r\n";
-  out += extra_headers;
-  out += "Connection: close\r\n\r\n";
-  if (with_body) out += body;
-  send_all(fd, out);
-}
-
-// The path of a request target: origin-form "/p?q" or absolute-form "http://host/p?q".
-// No percent-decoding: http-01 tokens are base64url, so the CA sends them verbatim.
-std::string_view target_path(std::string_view target) {
-  if (auto scheme = target.find("://"); scheme != std::string_view::npos && target.front() != '/') {
-    auto slash = target.find('/', scheme + 3);
-    target = slash == std::string_view::npos ? std::string_view("/") : target.substr(slash);
-  }
-  return target.substr(0, target.find_first_of("?#"));
-}
-
-// Closing a socket that still has unread request bytes (a POST body, a too-long head) makes
-// the kernel send a reset, which can destroy our answer before the client reads it. So stop
-// writing, then read and discard until the client closes, for at most a moment.
-void linger_close(int fd, int wake_fd) {
-  ::shutdown(fd, SHUT_WR);
-  auto deadline = std::chrono::steady_clock::now() + kLinger;
-  std::size_t discarded = 0;
-  while (discarded < kMaxLingerBytes) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-        deadline - std::chrono::steady_clock::now());
-    if (left.count() <= 0) break;
-    pollfd fds[2] = {{fd, POLLIN, 0}, {wake_fd, POLLIN, 0}};
-    int ready = ::poll(fds, 2, static_cast<int>(left.count()));
-    if (ready < 0 && errno == EINTR) continue;
-    if (ready <= 0 || fds[1].revents != 0) break;
-    char buffer[4096];
-    ssize_t got = ::recv(fd, buffer, sizeof buffer, 0);
-    if (got < 0 && errno == EINTR) continue;
-    if (got <= 0) break;
-    discarded += static_cast<std::size_t>(got);
-  }
-  ::close(fd);
-}
-
 }  // namespace
 
-HttpServer::HttpServer(const std::string& address, int port) {
+HttpServer::HttpServer(const std::string& address, int port, HttpHandler handler, HttpServerLimits limits)
+    : handler_(std::move(handler)), limits_(limits) {
+  // Caps of zero would drop every connection on arrival.
+  limits_.max_connections = std::max<std::size_t>(limits_.max_connections, 1);
+  limits_.max_connections_per_client = std::max<std::size_t>(limits_.max_connections_per_client, 1);
+  limits_.max_head_bytes = std::max<std::size_t>(limits_.max_head_bytes, 64);
   if (port < 0 || port > 65535) {
     throw Error(ErrorKind::invalid_input, "port " + std::to_string(port) + " is out of range",
                 "use a port between 1 and 65535", std::to_string(port));
@@ -154,7 +115,9 @@ HttpServer::HttpServer(const std::string& address, int port) {
       int zero = 0;
       ::setsockopt(listen_fd_, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero);
     }
-    if (::bind(listen_fd_, found->ai_addr, found->ai_addrlen) != 0 || ::listen(listen_fd_, 16) != 0) {
+    // SOMAXCONN (4096 on current Linux): connections that arrive while the loop is busy wait in
+    // the kernel instead of being refused; the loop drains them at once.
+    if (::bind(listen_fd_, found->ai_addr, found->ai_addrlen) != 0 || ::listen(listen_fd_, SOMAXCONN) != 0) {
       throw_listen_error(address, port, errno);
     }
     sockaddr_storage bound{};
@@ -190,109 +153,282 @@ HttpServer::~HttpServer() {
   close_fd(wake_fds_[1]);
 }
 
-void HttpServer::set_response(const std::string& path, const std::string& body) {
-  std::lock_guard lock(mutex_);
-  responses_[path] = body;
+namespace {
+
+struct Connection {
+  enum class Phase { reading_head, writing, draining };
+
+  int fd = -1;
+  std::string peer;        // the client's address, as handlers and logs see it
+  std::string client_key;  // what the per-client cap counts: the address, or its IPv6 /64
+  Clock::time_point accepted;
+  Clock::time_point deadline;
+  Phase phase = Phase::reading_head;
+  std::string head;  // bytes of the request head received so far
+  std::string out;   // the response, from `sent` on still to send
+  std::size_t sent = 0;
+  std::size_t discarded = 0;
+
+  bool open() const { return fd >= 0; }
+  void close() {
+    if (fd >= 0) ::close(fd);
+    fd = -1;
+  }
+};
+
+// The peer's address as text, and the key its connections are counted under. An IPv4 client
+// of a dual-stack listener arrives as ::ffff:a.b.c.d and is shown and counted as a.b.c.d; an
+// IPv6 client is counted by its /64, which one host usually has whole.
+std::pair<std::string, std::string> describe_peer(const sockaddr_storage& address) {
+  char text[INET6_ADDRSTRLEN] = {};
+  if (address.ss_family == AF_INET) {
+    const auto& v4 = reinterpret_cast<const sockaddr_in&>(address);
+    ::inet_ntop(AF_INET, &v4.sin_addr, text, sizeof text);
+    return {text, text};
+  }
+  if (address.ss_family == AF_INET6) {
+    const auto& v6 = reinterpret_cast<const sockaddr_in6&>(address);
+    if (IN6_IS_ADDR_V4MAPPED(&v6.sin6_addr)) {
+      ::inet_ntop(AF_INET, &v6.sin6_addr.s6_addr[12], text, sizeof text);
+      return {text, text};
+    }
+    ::inet_ntop(AF_INET6, &v6.sin6_addr, text, sizeof text);
+    in6_addr prefix = v6.sin6_addr;
+    std::fill(prefix.s6_addr + 8, prefix.s6_addr + 16, 0);
+    char prefix_text[INET6_ADDRSTRLEN] = {};
+    ::inet_ntop(AF_INET6, &prefix, prefix_text, sizeof prefix_text);
+    return {text, std::string(prefix_text) + "/64"};
+  }
+  return {"unknown", "unknown"};
 }
 
-void HttpServer::remove_response(const std::string& path) {
-  std::lock_guard lock(mutex_);
-  responses_.erase(path);
+// Which connection makes room for a new one from `client_key`: when that client is at its
+// cap, its own oldest; when the server is full, the oldest of the client holding the most.
+// A connection still sending its head goes first (that is where slow clients sit); one being
+// answered only when there is no other.
+Connection* connection_to_drop(std::vector<Connection>& connections, const std::string& client_key,
+                               const HttpServerLimits& limits) {
+  std::map<std::string, std::size_t> per_client;
+  std::size_t total = 0;
+  for (const Connection& c : connections) {
+    if (!c.open()) continue;
+    ++per_client[c.client_key];
+    ++total;
+  }
+  std::string victim_key;
+  if (per_client[client_key] >= limits.max_connections_per_client) {
+    victim_key = client_key;
+  } else if (total >= limits.max_connections) {
+    victim_key = std::max_element(per_client.begin(), per_client.end(), [](const auto& a, const auto& b) {
+                   return a.second < b.second;
+                 })->first;
+  } else {
+    return nullptr;
+  }
+  Connection* victim = nullptr;
+  for (Connection& c : connections) {
+    if (!c.open() || c.client_key != victim_key) continue;
+    bool slower = c.phase == Connection::Phase::reading_head &&
+                  (victim == nullptr || victim->phase != Connection::Phase::reading_head);
+    bool same_phase_older = victim != nullptr && (c.phase == Connection::Phase::reading_head) ==
+                                                     (victim->phase == Connection::Phase::reading_head) &&
+                            c.accepted < victim->accepted;
+    if (victim == nullptr || slower || same_phase_older) victim = &c;
+  }
+  return victim;
 }
+
+// Queues the response and moves the connection on to sending it.
+void start_response(Connection& c, std::string bytes, const HttpServerLimits& limits) {
+  c.out = std::move(bytes);
+  c.sent = 0;
+  c.head.clear();
+  c.head.shrink_to_fit();
+  c.phase = Connection::Phase::writing;
+  c.deadline = Clock::now() + limits.send_timeout;
+}
+
+void respond_error(Connection& c, long status, const HttpServerLimits& limits, const std::string& allow = {}) {
+  HttpResponse response = text_response(status, std::string(wire::reason_phrase(status)) + "\n");
+  if (!allow.empty()) response.headers.emplace_back("Allow", allow);
+  start_response(c, wire::render_response(response, true), limits);
+}
+
+// Closing a socket that still has unread request bytes (a body, a too-long head) makes the
+// kernel send a reset, which can destroy our answer before the client reads it. So after the
+// answer, stop writing and read and discard until the client closes, for a moment at most.
+void start_draining(Connection& c) {
+  ::shutdown(c.fd, SHUT_WR);
+  c.out.clear();
+  c.out.shrink_to_fit();
+  c.phase = Connection::Phase::draining;
+  c.deadline = Clock::now() + kLinger;
+}
+
+void send_some(Connection& c) {
+  while (c.sent < c.out.size()) {
+    // MSG_NOSIGNAL: a peer that hung up must not kill the process with SIGPIPE.
+    ssize_t n = ::send(c.fd, c.out.data() + c.sent, c.out.size() - c.sent, MSG_NOSIGNAL);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      if (errno != EAGAIN && errno != EWOULDBLOCK) c.close();
+      return;
+    }
+    c.sent += static_cast<std::size_t>(n);
+  }
+  start_draining(c);
+}
+
+void drain_some(Connection& c) {
+  char buffer[4096];
+  for (;;) {
+    ssize_t n = ::recv(c.fd, buffer, sizeof buffer, 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
+    if (n <= 0) {
+      c.close();
+      return;
+    }
+    c.discarded += static_cast<std::size_t>(n);
+    if (c.discarded >= kMaxLingerBytes) {
+      c.close();
+      return;
+    }
+  }
+}
+
+}  // namespace
 
 void HttpServer::serve() {
+  std::vector<Connection> connections;
+  std::optional<Clock::time_point> accepting_again;  // set while out of descriptors
+
+  auto answer = [this](Connection& c, std::size_t end) {
+    wire::ParsedHead parsed = wire::parse_request_head(std::string_view(c.head).substr(0, end), c.peer);
+    if (parsed.status != 0) {
+      respond_error(c, parsed.status, limits_, parsed.allow);
+      return;
+    }
+    HttpResponse response;
+    try {
+      response = handler_(parsed.request);
+    } catch (...) {
+      // A failing handler (bad_alloc, a bug) costs this request, never the server.
+      response = text_response(500, "internal error\n");
+    }
+    if (response.status >= 200 && response.status < 300) ++hits_;
+    start_response(c, wire::render_response(response, parsed.request.method != "HEAD"), limits_);
+  };
+
+  auto read_head = [this, &answer](Connection& c) {
+    char buffer[4096];
+    for (;;) {
+      std::size_t room = std::min(sizeof buffer, limits_.max_head_bytes - c.head.size());
+      ssize_t n = ::recv(c.fd, buffer, room, 0);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
+      if (n <= 0) {  // gone before the head was complete: nobody to answer
+        c.close();
+        return;
+      }
+      std::size_t searched = c.head.size();
+      c.head.append(buffer, static_cast<std::size_t>(n));
+      if (std::size_t end = wire::head_end(c.head, searched); end != std::string::npos) {
+        answer(c, end);
+        send_some(c);
+        return;
+      }
+      if (c.head.size() >= limits_.max_head_bytes) {
+        respond_error(c, 431, limits_);
+        send_some(c);
+        return;
+      }
+    }
+  };
+
+  auto accept_new = [this, &connections, &accepting_again] {
+    for (int i = 0; i < kAcceptBurst; ++i) {
+      sockaddr_storage address{};
+      socklen_t length = sizeof address;
+      int fd = ::accept4(listen_fd_, reinterpret_cast<sockaddr*>(&address), &length, SOCK_CLOEXEC | SOCK_NONBLOCK);
+      if (fd < 0) {
+        if (errno == EINTR || errno == ECONNABORTED) continue;
+        if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
+          accepting_again = Clock::now() + kAcceptPause;  // back off instead of spinning
+        return;
+      }
+      Connection c;
+      c.fd = fd;
+      std::tie(c.peer, c.client_key) = describe_peer(address);
+      c.accepted = Clock::now();
+      c.deadline = c.accepted + limits_.head_timeout;
+      if (Connection* victim = connection_to_drop(connections, c.client_key, limits_)) victim->close();
+      connections.push_back(std::move(c));
+    }
+  };
+
+  std::vector<pollfd> fds;
   for (;;) {
-    pollfd fds[2] = {{listen_fd_, POLLIN, 0}, {wake_fds_[0], POLLIN, 0}};
-    int ready = ::poll(fds, 2, -1);
+    auto now = Clock::now();
+    if (accepting_again && now >= *accepting_again) accepting_again.reset();
+
+    // Deadlines first: a head not complete in time gets 408; a response not taken, or a
+    // client that does not close after it, is cut off.
+    for (Connection& c : connections) {
+      if (!c.open() || now < c.deadline) continue;
+      if (c.phase == Connection::Phase::reading_head) {
+        respond_error(c, 408, limits_);
+        send_some(c);
+      } else {
+        c.close();
+      }
+    }
+    std::erase_if(connections, [](const Connection& c) { return !c.open(); });
+
+    fds.clear();
+    fds.push_back({wake_fds_[0], POLLIN, 0});
+    fds.push_back({accepting_again ? -1 : listen_fd_, POLLIN, 0});  // a negative fd is skipped
+    Clock::time_point wake_at = accepting_again.value_or(Clock::time_point::max());
+    for (const Connection& c : connections) {
+      fds.push_back({c.fd, static_cast<short>(c.phase == Connection::Phase::writing ? POLLOUT : POLLIN), 0});
+      wake_at = std::min(wake_at, c.deadline);
+    }
+    int timeout = -1;
+    if (wake_at != Clock::time_point::max()) {
+      auto left = std::chrono::ceil<std::chrono::milliseconds>(wake_at - Clock::now()).count();
+      timeout = static_cast<int>(std::clamp<long long>(left, 0, 60'000));
+    }
+
+    int ready = ::poll(fds.data(), fds.size(), timeout);
     if (ready < 0) {
       if (errno == EINTR) continue;
-      return;
+      break;
     }
-    if (fds[1].revents != 0) return;
-    if ((fds[0].revents & POLLIN) == 0) continue;
+    if (fds[0].revents != 0) break;  // the destructor asks us to stop
 
-    int client = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
-    if (client < 0) {
-      if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR || errno == ECONNABORTED) continue;
-      // Out of descriptors or memory: back off instead of spinning, but still notice shutdown.
-      pollfd wake = {wake_fds_[0], POLLIN, 0};
-      if (::poll(&wake, 1, 100) > 0) return;
-      continue;
+    // Existing connections before new ones: the index into `fds` stays valid only while
+    // `connections` does not grow.
+    for (std::size_t i = 0; i < connections.size(); ++i) {
+      Connection& c = connections[i];
+      if (fds[i + 2].revents == 0 || !c.open()) continue;
+      try {
+        switch (c.phase) {
+          case Connection::Phase::reading_head: read_head(c); break;
+          case Connection::Phase::writing: send_some(c); break;
+          case Connection::Phase::draining: drain_some(c); break;
+        }
+      } catch (...) {
+        c.close();  // bad_alloc on one connection must not end the server for the others
+      }
     }
-    try {
-      handle(client);
-    } catch (...) {
-      // A failure on one connection (e.g. bad_alloc) must not end the server for the next one.
-    }
-    linger_close(client, wake_fds_[0]);
-  }
-}
-
-void HttpServer::handle(int client_fd) {
-  timeval send_timeout{kSendTimeoutSeconds, 0};
-  ::setsockopt(client_fd, SOL_SOCKET, SO_SNDTIMEO, &send_timeout, sizeof send_timeout);
-
-  std::string head;
-  std::size_t head_end = std::string::npos;
-  auto deadline = std::chrono::steady_clock::now() + kReadTimeout;
-  while ((head_end = head.find("\r\n\r\n")) == std::string::npos &&
-         (head_end = head.find("\n\n")) == std::string::npos) {
-    if (head.size() >= kMaxRequestHead) {
-      respond(client_fd, 431, "Request Header Fields Too Large", "request head too large\n", true);
-      return;
-    }
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-        deadline - std::chrono::steady_clock::now());
-    if (left.count() <= 0) {
-      respond(client_fd, 408, "Request Timeout", "request timeout\n", true);
-      return;
-    }
-    pollfd fds[2] = {{client_fd, POLLIN, 0}, {wake_fds_[0], POLLIN, 0}};
-    int ready = ::poll(fds, 2, static_cast<int>(left.count()));
-    if (ready < 0 && errno != EINTR) return;
-    if (ready <= 0) continue;
-    if (fds[1].revents != 0) return;  // shutting down
-    char buffer[2048];
-    std::size_t room = std::min(sizeof buffer, kMaxRequestHead - head.size());
-    ssize_t got = ::recv(client_fd, buffer, room, 0);
-    if (got == 0) return;
-    if (got < 0) {
-      if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK) continue;
-      return;
-    }
-    head.append(buffer, static_cast<std::size_t>(got));
-  }
-
-  std::string_view line(head.data(), head.find('\n'));
-  if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-  auto first_space = line.find(' ');
-  auto second_space = first_space == std::string_view::npos ? first_space : line.find(' ', first_space + 1);
-  if (second_space == std::string_view::npos || second_space == first_space + 1 ||
-      !line.substr(second_space + 1).starts_with("HTTP/")) {
-    respond(client_fd, 400, "Bad Request", "bad request\n", true);
-    return;
-  }
-  std::string_view method = line.substr(0, first_space);
-  std::string_view target = line.substr(first_space + 1, second_space - first_space - 1);
-  bool is_head = method == "HEAD";
-  if (method != "GET" && !is_head) {
-    respond(client_fd, 405, "Method Not Allowed", "method not allowed\n", true, "Allow: GET, HEAD\r\n");
-    return;
-  }
-
-  std::optional<std::string> body;
-  {
-    std::lock_guard lock(mutex_);
-    if (auto it = responses_.find(std::string(target_path(target))); it != responses_.end()) {
-      body = it->second;
+    if ((fds[1].revents & POLLIN) != 0) {
+      try {
+        accept_new();
+      } catch (...) {
+      }
     }
   }
-  if (!body) {
-    respond(client_fd, 404, "Not Found", "not found\n", !is_head);
-    return;
-  }
-  ++hits_;
-  respond(client_fd, 200, "OK", *body, !is_head);
+  for (Connection& c : connections) c.close();
 }
 
 }  // namespace certcli::net

@@ -16,6 +16,7 @@
 #include <atomic>
 #include <cctype>
 #include <chrono>
+#include <map>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -78,6 +79,36 @@ std::string read_all(int fd) {
 std::string lower(std::string s) {
   std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   return s;
+}
+
+// A fixed table of paths, the way the http-01 listener answers: 200 with the body of a path
+// set, 404 for any other. The query string is not part of the path.
+class PathTable {
+ public:
+  void set(const std::string& path, const std::string& body) {
+    std::lock_guard lock(mutex_);
+    bodies_[path] = body;
+  }
+  void remove(const std::string& path) {
+    std::lock_guard lock(mutex_);
+    bodies_.erase(path);
+  }
+  certcli::net::HttpHandler handler() {
+    return [this](const certcli::net::HttpRequest& request) {
+      std::lock_guard lock(mutex_);
+      auto it = bodies_.find(request.path);
+      return it == bodies_.end() ? certcli::net::text_response(404, "not found\n")
+                                 : certcli::net::text_response(200, it->second);
+    };
+  }
+
+ private:
+  std::mutex mutex_;
+  std::map<std::string, std::string> bodies_;
+};
+
+certcli::net::HttpResponse not_found(const certcli::net::HttpRequest&) {
+  return certcli::net::text_response(404, "not found\n");
 }
 
 // Unlike HttpServer, this one keeps connections open (HTTP/1.1 keep-alive): it answers each
@@ -173,10 +204,11 @@ TEST_CASE("HttpResponse header lookup is case-insensitive and returns repeated v
 }
 
 TEST_CASE("HttpServer on port 0 serves a registered path to HttpClient::get with 200 and the exact body") {
-  HttpServer server("127.0.0.1", 0);
+  PathTable paths;
+  HttpServer server("127.0.0.1", 0, paths.handler());
   REQUIRE(server.port() > 0);
   const std::string body = "token123.thumbprint-_abc";
-  server.set_response("/.well-known/acme-challenge/token123", body);
+  paths.set("/.well-known/acme-challenge/token123", body);
   HttpClient client;
   HttpResponse response = client.get(url(server.port(), "/.well-known/acme-challenge/token123"));
   CHECK(response.status == 200);
@@ -187,8 +219,9 @@ TEST_CASE("HttpServer on port 0 serves a registered path to HttpClient::get with
 }
 
 TEST_CASE("HttpServer answers 404 for a path that was never registered") {
-  HttpServer server("127.0.0.1", 0);
-  server.set_response("/known", "x");
+  PathTable paths;
+  HttpServer server("127.0.0.1", 0, paths.handler());
+  paths.set("/known", "x");
   HttpClient client;
   CHECK(client.get(url(server.port(), "/unknown")).status == 404);
   CHECK(client.get(url(server.port(), "/known/")).status == 404);
@@ -196,18 +229,20 @@ TEST_CASE("HttpServer answers 404 for a path that was never registered") {
 }
 
 TEST_CASE("HttpServer answers 404 for a path after it is removed") {
-  HttpServer server("127.0.0.1", 0);
-  server.set_response("/p", "x");
+  PathTable paths;
+  HttpServer server("127.0.0.1", 0, paths.handler());
+  paths.set("/p", "x");
   HttpClient client;
   CHECK(client.get(url(server.port(), "/p")).status == 200);
-  server.remove_response("/p");
+  paths.remove("/p");
   CHECK(client.get(url(server.port(), "/p")).status == 404);
   CHECK(server.hits() == 1);
 }
 
 TEST_CASE("HttpServer answers HEAD with 200 and the content length but no body") {
-  HttpServer server("127.0.0.1", 0);
-  server.set_response("/p", "hello");
+  PathTable paths;
+  HttpServer server("127.0.0.1", 0, paths.handler());
+  paths.set("/p", "hello");
   HttpClient client;
   HttpResponse response = client.head(url(server.port(), "/p"));
   CHECK(response.status == 200);
@@ -218,8 +253,9 @@ TEST_CASE("HttpServer answers HEAD with 200 and the content length but no body")
 }
 
 TEST_CASE("HttpServer ignores the query string when matching the path") {
-  HttpServer server("127.0.0.1", 0);
-  server.set_response("/p", "hello");
+  PathTable paths;
+  HttpServer server("127.0.0.1", 0, paths.handler());
+  paths.set("/p", "hello");
   HttpClient client;
   HttpResponse response = client.get(url(server.port(), "/p?x=1"));
   CHECK(response.status == 200);
@@ -227,8 +263,9 @@ TEST_CASE("HttpServer ignores the query string when matching the path") {
 }
 
 TEST_CASE("HttpServer answers 405 with Allow to methods other than GET and HEAD") {
-  HttpServer server("127.0.0.1", 0);
-  server.set_response("/p", "hello");
+  PathTable paths;
+  HttpServer server("127.0.0.1", 0, paths.handler());
+  paths.set("/p", "hello");
   HttpClient client;
   HttpResponse response = client.post(url(server.port(), "/p"), "text/plain", "body");
   CHECK(response.status == 405);
@@ -237,8 +274,9 @@ TEST_CASE("HttpServer answers 405 with Allow to methods other than GET and HEAD"
 }
 
 TEST_CASE("HttpClient opens one connection per request to HttpServer because it closes each connection") {
-  HttpServer server("127.0.0.1", 0);
-  server.set_response("/p", "x");
+  PathTable paths;
+  HttpServer server("127.0.0.1", 0, paths.handler());
+  paths.set("/p", "x");
   HttpClient client;
   for (int i = 0; i < 3; ++i) CHECK(client.get(url(server.port(), "/p")).status == 200);
   CHECK(client.request_count() == 3);
@@ -318,8 +356,9 @@ TEST_CASE("HttpClient throws a network Error naming the URL when nothing listens
 }
 
 TEST_CASE("HttpClient still works after a failed request") {
-  HttpServer server("127.0.0.1", 0);
-  server.set_response("/p", "fine");
+  PathTable paths;
+  HttpServer server("127.0.0.1", 0, paths.handler());
+  paths.set("/p", "fine");
   HttpClient client;
   CHECK_THROWS_AS(client.post(url(closed_port(), "/"), "text/plain", "x"), Error);
   CHECK(client.get(url(server.port(), "/p")).body == "fine");
@@ -388,9 +427,9 @@ TEST_CASE("HttpClient throws invalid_input naming the file when the CA bundle do
 }
 
 TEST_CASE("a busy port is a challenge that cannot be presented, with a hint naming the port") {
-  HttpServer first("127.0.0.1", 0);
+  HttpServer first("127.0.0.1", 0, not_found);
   try {
-    HttpServer second("127.0.0.1", first.port());
+    HttpServer second("127.0.0.1", first.port(), not_found);
     FAIL("expected an Error");
   } catch (const Error& e) {
     const std::string port = std::to_string(first.port());
@@ -401,13 +440,14 @@ TEST_CASE("a busy port is a challenge that cannot be presented, with a hint nami
 }
 
 TEST_CASE("HttpServer rejects an address that is not an IP literal") {
-  CHECK_THROWS_MATCHES(HttpServer("localhost", 0), Error,
+  CHECK_THROWS_MATCHES(HttpServer("localhost", 0, not_found), Error,
                        Catch::Matchers::Predicate<Error>(
                            [](const Error& e) { return e.kind() == ErrorKind::invalid_input; }));
 }
 
 TEST_CASE("HttpServer answers 431 to a request head larger than 8 KiB") {
-  HttpServer server("127.0.0.1", 0);
+  PathTable paths;
+  HttpServer server("127.0.0.1", 0, paths.handler());
   int fd = connect_raw(server.port());
   std::string request = "GET /" + std::string(8192 - 5, 'a');  // exactly the limit, no end of head
   REQUIRE(::send(fd, request.data(), request.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(request.size()));
@@ -416,8 +456,9 @@ TEST_CASE("HttpServer answers 431 to a request head larger than 8 KiB") {
 }
 
 TEST_CASE("HttpServer still answers others while a connected client sends nothing") {
-  HttpServer server("127.0.0.1", 0);
-  server.set_response("/p", "x");
+  PathTable paths;
+  HttpServer server("127.0.0.1", 0, paths.handler());
+  paths.set("/p", "x");
   int silent = connect_raw(server.port());
   HttpClientOptions options;
   options.total_timeout_seconds = 15;
@@ -430,7 +471,7 @@ TEST_CASE("HttpServer still answers others while a connected client sends nothin
 }
 
 TEST_CASE("HttpServer's destructor returns promptly while a client is connected but silent") {
-  auto server = std::make_unique<HttpServer>("127.0.0.1", 0);
+  auto server = std::make_unique<HttpServer>("127.0.0.1", 0, not_found);
   int silent = connect_raw(server->port());
   std::this_thread::sleep_for(std::chrono::milliseconds(100));  // let the server pick it up
   auto start = std::chrono::steady_clock::now();
@@ -440,9 +481,10 @@ TEST_CASE("HttpServer's destructor returns promptly while a client is connected 
 }
 
 TEST_CASE("HttpClient cuts off a response body larger than any ACME resource") {
-  HttpServer server("127.0.0.1", 0);
-  server.set_response("/big", std::string(5 << 20, 'x'));
-  server.set_response("/fits", std::string(1 << 20, 'y'));
+  PathTable paths;
+  HttpServer server("127.0.0.1", 0, paths.handler());
+  paths.set("/big", std::string(5 << 20, 'x'));
+  paths.set("/fits", std::string(1 << 20, 'y'));
   HttpClient client;
   CHECK(client.get(url(server.port(), "/fits")).body.size() == (1u << 20));
   try {

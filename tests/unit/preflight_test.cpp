@@ -156,16 +156,20 @@ class RecordingSolver final : public Solver {
 // The standalone pieces: certcli's own HttpServer answering what the preflight presents.
 class ListenerSolver final : public Solver {
  public:
-  ListenerSolver() : server("127.0.0.1", 0) {}
+  ListenerSolver()
+      : server("127.0.0.1", 0, [this](const certcli::net::HttpRequest& request) {
+          return answers.answer(request).value_or(certcli::net::text_response(404, "not found\n"));
+        }) {}
   std::string challenge_type() const override { return "http-01"; }
-  void present(const ChallengeTask& task) override { server.set_response(http01_path(task.token), task.key_authorization); }
+  void present(const ChallengeTask& task) override { answers.add(task.token, task.key_authorization); }
   std::string cleanup(const ChallengeTask& task) noexcept override {
-    server.remove_response(http01_path(task.token));
+    answers.remove(task.token);
     ++cleanups;
     return "";
   }
   std::string describe() const override { return "http-01 on 127.0.0.1:" + std::to_string(server.port()); }
 
+  certcli::challenge::Http01Answers answers;  // before the server, which answers from it
   certcli::net::HttpServer server;
   int cleanups = 0;
 };
