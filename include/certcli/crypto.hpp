@@ -59,9 +59,39 @@ bool is_encrypted_key_pem(std::string_view pem);
 // `pem` may itself be encrypted with `current`. Throws as from_pem does.
 std::string reencode_key_pem(std::string_view pem, const std::string& current, const std::string& passphrase);
 // Overwrites a secret's bytes (OPENSSL_cleanse, which the compiler may not elide), then empties it.
-void wipe(std::string& secret);
+// The whole buffer, up to its capacity: a string that shrank, or was moved from while short,
+// still holds bytes past its end.
+void wipe(std::string& secret) noexcept;
+
+// The text of a secret (a private key's PEM, a passphrase) in a buffer that wipes itself: its
+// destructor and every assignment over it overwrite the bytes (wipe), so a key read, decrypted
+// or passed on leaves no copy in freed memory for a later allocation, a crash or a swap file to
+// show. Taking a std::string&& keeps its buffer (and wipes what the source may still hold); a
+// move copies and wipes the source, since a short string lives inside the object itself.
+class SecretString {
+ public:
+  SecretString() = default;
+  SecretString(std::string&& text) noexcept : text_(std::move(text)) { wipe(text); }  // NOLINT: implicit on purpose
+  SecretString(const SecretString& other) : text_(other.text_) {}
+  SecretString(SecretString&& other) : text_(other.text_) { wipe(other.text_); }
+  SecretString& operator=(SecretString other) {
+    wipe(text_);
+    text_ = other.text_;
+    return *this;
+  }
+  ~SecretString() { wipe(text_); }
+
+  const std::string& str() const { return text_; }
+  operator const std::string&() const { return text_; }  // NOLINT: passes where a const string& is taken
+  bool empty() const { return text_.empty(); }
+
+ private:
+  std::string text_;
+};
 
 std::string base64url_encode(std::string_view bytes);
+// The OpenSSL this process runs with ("OpenSSL 3.0.15 3 Sep 2024"), for --version.
+std::string library_version();
 // Throws Error{invalid_input} on characters outside the base64url alphabet.
 std::string base64url_decode(std::string_view text);
 // Raw 32-byte digest.

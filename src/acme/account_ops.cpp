@@ -57,7 +57,7 @@ Account Client::parse_account(const net::HttpResponse& response, const std::stri
   }
   if (body.contains("contact") && body["contact"].is_array())
     for (const auto& c : body["contact"])
-      if (c.is_string()) account.contacts.push_back(c);
+      if (c.is_string()) account.contacts.push_back(ca_text(c.get<std::string>(), 256));
   return account;
 }
 

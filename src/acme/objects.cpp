@@ -37,13 +37,7 @@ std::string string_field(const nlohmann::json& body, const char* key) {
   return it->get<std::string>();
 }
 
-// Control characters (a terminal escape, a newline that forges a log line) become '?'.
-std::string printable(std::string text) {
-  if (text.size() > kMaxProblemText) text = text.substr(0, kMaxProblemText) + "...";
-  for (char& c : text)
-    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
-  return text;
-}
+std::string printable(const nlohmann::json& text) { return ca_text(text.get_ref<const std::string&>(), kMaxProblemText); }
 
 [[noreturn]] void misbehaved(const Sender& sender, const std::string& what, const std::string& subject = {}) {
   throw CaMisbehaved(fmt::format("{} sent {}", sender.name, what), subject);
@@ -105,6 +99,24 @@ RetryLater::RetryLater(std::string what_waits, TimePoint retry_at, std::string s
             std::move(subject)),
       retry_at_(retry_at) {}
 
+std::string ca_text(std::string_view text, std::size_t longest) {
+  // Control characters are what a hostile CA would use: ESC starts a terminal sequence (clear
+  // the screen, retitle the window, forge what the operator sees), CR and LF forge lines of an
+  // error or the activity log. They are shown as \xNN, so what the CA sent stays visible and
+  // inert; other bytes (UTF-8 in a detail) pass as they are.
+  std::string out;
+  const std::string_view shown = text.substr(0, longest);
+  out.reserve(shown.size());
+  for (unsigned char c : shown) {
+    if (c < 0x20 || c == 0x7f)
+      out += fmt::format("\\x{:02x}", c);
+    else
+      out.push_back(static_cast<char>(c));
+  }
+  if (text.size() > longest) out += "...";
+  return out;
+}
+
 std::string quote_ca_text(std::string_view text) {
   constexpr std::size_t kShown = 64;
   std::string out = "'";
@@ -144,7 +156,7 @@ std::map<std::string, std::string> parse_profiles(const nlohmann::json& meta) {
     });
     // A profile name goes into newOrder and into domain.toml: only plain names are kept.
     if (!plain || profiles.size() >= 32) continue;
-    profiles[name] = description.is_string() ? description.get<std::string>() : std::string();
+    profiles[name] = description.is_string() ? ca_text(description.get<std::string>(), 512) : std::string();
   }
   return profiles;
 }
@@ -257,6 +269,76 @@ std::string Problem::describe() const {
 AcmeError::AcmeError(Problem problem, std::string context, std::string hint, ErrorKind kind)
     : Error(kind, fmt::format("{}: the CA said {}", context, problem.describe()), std::move(hint)),
       problem_(std::move(problem)) {}
+
+namespace {
+
+std::string quoted_names(std::vector<std::string> names) {
+  std::sort(names.begin(), names.end());
+  std::string text;
+  for (const auto& name : names) text += (text.empty() ? "" : ", ") + quote_ca_text(name);
+  return text;
+}
+
+bool holds(const std::vector<std::string>& names, const std::string& name) {
+  return std::find(names.begin(), names.end(), name) != names.end();
+}
+
+}  // namespace
+
+std::string authorized_name(const Authorization& authz) {
+  return (authz.wildcard ? "*." : "") + authz.identifier.value;
+}
+
+void check_order_identifiers(const Order& order, const std::vector<std::string>& ordered, const Sender& sender) {
+  std::vector<std::string> extra;
+  std::vector<std::string> sent;
+  for (const auto& id : order.identifiers) {
+    sent.push_back(id.value);
+    if (!holds(ordered, id.value) && !holds(extra, id.value)) extra.push_back(id.value);
+  }
+  std::vector<std::string> missing;
+  for (const auto& name : ordered)
+    if (!holds(sent, name)) missing.push_back(name);
+  if (!extra.empty())
+    misbehaved(sender, fmt::format("the order {} for names certcli did not ask for: {}", order.url, quoted_names(extra)),
+               order.url);
+  if (!missing.empty())
+    misbehaved(sender, fmt::format("the order {} without names certcli asked for: {}", order.url, quoted_names(missing)),
+               order.url);
+}
+
+void check_authorization_count(const Order& order, const std::vector<std::string>& ordered, const Sender& sender) {
+  if (order.authorization_urls.size() > ordered.size())
+    misbehaved(sender,
+               fmt::format("the order {} with {} authorizations for {} name{}: one per name is all there can be",
+                           order.url, order.authorization_urls.size(), ordered.size(), ordered.size() == 1 ? "" : "s"),
+               order.url);
+  std::vector<std::string> seen;
+  for (const auto& url : order.authorization_urls) {
+    if (holds(seen, url))
+      misbehaved(sender, fmt::format("the order {} linking the authorization {} twice", order.url, url), order.url);
+    seen.push_back(url);
+  }
+}
+
+void check_authorized_name(const std::string& name, const std::vector<std::string>& ordered,
+                           const std::vector<std::string>& authorized_before, const Sender& sender) {
+  if (!holds(ordered, name))
+    misbehaved(sender, fmt::format("an authorization for {}, a name certcli did not order (it ordered {})",
+                                   quote_ca_text(name), quoted_names(ordered)),
+               name);
+  if (holds(authorized_before, name))
+    misbehaved(sender, fmt::format("a second authorization for {} in one order", quote_ca_text(name)), name);
+}
+
+void check_every_name_authorized(const std::vector<std::string>& ordered, const std::vector<std::string>& authorized,
+                                 const Sender& sender) {
+  std::vector<std::string> missing;
+  for (const auto& name : ordered)
+    if (!holds(authorized, name)) missing.push_back(name);
+  if (!missing.empty())
+    misbehaved(sender, fmt::format("an order without an authorization for {}", quoted_names(missing)), missing.front());
+}
 
 Order parse_order(const nlohmann::json& body, std::string url, const Sender& sender) {
   try {

@@ -82,8 +82,9 @@ std::string reencode_key_pem(std::string_view pem, const std::string& current, c
   return PrivateKey::from_pem(pem, current).to_pem(passphrase);
 }
 
-void wipe(std::string& secret) {
-  if (!secret.empty()) OPENSSL_cleanse(secret.data(), secret.size());
+void wipe(std::string& secret) noexcept {
+  secret.resize(secret.capacity());  // within the capacity: no allocation, nothing thrown
+  OPENSSL_cleanse(secret.data(), secret.size());
   secret.clear();
 }
 

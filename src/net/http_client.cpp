@@ -167,15 +167,22 @@ HttpClient::HttpClient(HttpClientOptions options) : options_(std::move(options))
   // ACME puts meaning in 201/3xx Location headers; the caller decides what to fetch next.
   setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
 #if LIBCURL_VERSION_NUM >= 0x075500
-  setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+  setopt(h, CURLOPT_PROTOCOLS_STR, options_.https_only ? "https" : "http,https");
 #else
-  setopt(h, CURLOPT_PROTOCOLS, static_cast<long>(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+  setopt(h, CURLOPT_PROTOCOLS,
+         static_cast<long>(options_.https_only ? CURLPROTO_HTTPS : (CURLPROTO_HTTP | CURLPROTO_HTTPS)));
 #endif
   setopt(h, CURLOPT_CONNECTTIMEOUT, options_.connect_timeout_seconds);
   setopt(h, CURLOPT_TIMEOUT, options_.total_timeout_seconds);
   setopt(h, CURLOPT_USERAGENT, options_.user_agent.c_str());
   setopt(h, CURLOPT_ACCEPT_ENCODING, "");  // "": every encoding this libcurl can decode
-  if (!options_.ca_bundle.empty()) setopt(h, CURLOPT_CAINFO, options_.ca_bundle.c_str());
+  if (!options_.ca_bundle.empty()) {
+    setopt(h, CURLOPT_CAINFO, options_.ca_bundle.c_str());
+    // The bundle replaces the system store, so libcurl's compiled-in CA directory
+    // (/etc/ssl/certs on Debian) must not be consulted beside it: a private CA's run trusts
+    // exactly the bundle.
+    setopt(h, CURLOPT_CAPATH, static_cast<const char*>(nullptr));
+  }
   // A proxy's CONNECT answer is not part of the CA's response.
   setopt(h, CURLOPT_SUPPRESS_CONNECT_HEADERS, 1L);
   // No CURLOPT_PROXY on purpose: curl then reads HTTPS_PROXY/https_proxy/http_proxy/NO_PROXY
@@ -201,6 +208,16 @@ HttpResponse HttpClient::post(const std::string& url, const std::string& content
 
 HttpResponse HttpClient::perform(const std::string& method, const std::string& url,
                                  const std::string* content_type, const std::string* body) {
+  if (options_.https_only) {
+    std::string scheme = url.substr(0, url.find("://"));
+    std::transform(scheme.begin(), scheme.end(), scheme.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    if (scheme != "https")
+      throw Error(ErrorKind::usage,
+                  "refusing " + url + ": it is not an https URL, and over plain http anyone on the way could read "
+                  "and change what the CA sends",
+                  options_.plain_http_hint.empty() ? "use the CA's https:// URL" : options_.plain_http_hint, url);
+  }
   CURL* h = impl_->curl.get();
   HttpResponse response;
   SlistPtr headers;
@@ -229,6 +246,11 @@ HttpResponse HttpClient::perform(const std::string& method, const std::string& u
   setopt(h, CURLOPT_WRITEDATA, static_cast<void*>(&response));
   setopt(h, CURLOPT_HEADERDATA, static_cast<void*>(&response));
 
+  if (options_.trace_message) {
+    TracedMessage request{true, method + " " + url, {}, body ? *body : std::string()};
+    if (content_type) request.headers.emplace_back("content-type", *content_type);
+    options_.trace_message(request);
+  }
   impl_->error_buffer[0] = '\0';
   ++request_count_;
   CURLcode rc = curl_easy_perform(h);
@@ -261,6 +283,8 @@ HttpResponse HttpClient::perform(const std::string& method, const std::string& u
   if (options_.trace)
     options_.trace(method + " " + url + " -> " + std::to_string(response.status) +
                    (new_connections > 0 ? " (new connection)" : ""));
+  if (options_.trace_message)
+    options_.trace_message({false, "HTTP " + std::to_string(response.status), response.headers, response.body});
   return response;
 }
 

@@ -3,10 +3,12 @@
 #include "store/records.hpp"
 
 #include <certcli/error.hpp>
+#include <certcli/names.hpp>
 #include <certcli/toml_guard.hpp>
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <sstream>
 
 namespace certcli::store {
@@ -100,6 +102,67 @@ std::vector<std::string> strings_of(const toml::table& table, std::string_view k
   return values;
 }
 
+// Values certcli acts on are checked again when a record is loaded: a name is sent to a CA and
+// becomes a path, a webroot is written under, a URL is fetched. A hand-edited or planted
+// domain.toml is outside input like any other, refused with its line, never used.
+
+// A value for a message: quoted, control characters as \xNN (a name may hold an escape
+// sequence, "\u001b[2J" in TOML), cut after 64 characters.
+std::string shown(std::string_view value) {
+  std::string out = "'";
+  for (unsigned char c : value.substr(0, 64))
+    out += c < 0x20 || c == 0x7f ? fmt::format("\\x{:02x}", c) : std::string(1, static_cast<char>(c));
+  return out + (value.size() > 64 ? "'..." : "'");
+}
+
+// A certificate name exactly as `domain add` stores it (certcli::normalize_name's output).
+void check_name(const std::string& value, std::string_view key, const std::string& source, const toml::node* at) {
+  std::string normalized;
+  try {
+    normalized = normalize_name(value);
+  } catch (const Error&) {
+    throw corrupt(source, fmt::format("'{}' holds {}, which is not a name certcli can order", key, shown(value)), at);
+  }
+  if (normalized != value)
+    throw corrupt(source, fmt::format("'{}' holds {}, which certcli stores as {}", key, shown(value), shown(normalized)),
+                  at);
+}
+
+std::string name_of(const toml::table& table, std::string_view key, const std::string& source) {
+  std::string value = string_of(table, key, source, true);
+  check_name(value, key, source, table.get(key));
+  return value;
+}
+
+std::vector<std::string> names_of(const toml::table& table, std::string_view key, const std::string& source) {
+  std::vector<std::string> values = strings_of(table, key, source);
+  if (const toml::array* array = table.get_as<toml::array>(key))
+    for (std::size_t i = 0; i < values.size(); ++i) check_name(values[i], key, source, array->get(i));
+  return values;
+}
+
+// An http(s) URL of printable ASCII, as the CA client takes it (which refuses plain http
+// unless the run allows it for a test CA); empty when absent.
+std::string url_of(const toml::table& table, std::string_view key, const std::string& source, bool required = false) {
+  std::string value = string_of(table, key, source, required);
+  const bool printable = std::all_of(value.begin(), value.end(), [](unsigned char c) { return c > 0x20 && c < 0x7f; });
+  const bool http = value.starts_with("https://") || value.starts_with("http://");
+  if (!value.empty() && (!printable || !http || value.size() > 2048))
+    throw corrupt(source, fmt::format("'{}' holds {}, which is not an http(s) URL", key, shown(value)), table.get(key));
+  return value;
+}
+
+// A directory certcli writes under: absolute (a timer runs from another working directory, and
+// a relative path would land in whichever one that is) and free of control characters.
+std::string absolute_path_of(const toml::table& table, std::string_view key, const std::string& source) {
+  std::string value = string_of(table, key, source);
+  const bool plain = std::none_of(value.begin(), value.end(), [](unsigned char c) { return c < 0x20 || c == 0x7f; });
+  if (!value.empty() && (!value.starts_with('/') || !plain))
+    throw corrupt(source, fmt::format("'{}' holds {}, which is not an absolute path", key, shown(value)),
+                  table.get(key));
+  return value;
+}
+
 CertificateStatus status_from(const std::string& text, const std::string& source, const toml::node* at) {
   for (auto s : {CertificateStatus::pending, CertificateStatus::issuing, CertificateStatus::ready,
                  CertificateStatus::failed})
@@ -155,7 +218,7 @@ toml::table challenge_to_toml(const challenge::Settings& c) {
 challenge::Settings challenge_from_toml(const toml::table& table, const std::string& source) {
   challenge::Settings c;
   c.http.listen = string_of(table, "http_listen", source);
-  c.http.webroot = string_of(table, "webroot", source);
+  c.http.webroot = absolute_path_of(table, "webroot", source);
   if (const toml::table* dns = table["dns"].as_table()) {
     c.dns.rfc2136_server = string_of(*dns, "rfc2136", source);
     c.dns.hook = string_of(*dns, "hook", source);
@@ -314,8 +377,8 @@ toml::table domain_to_toml(const DomainRecord& r) {
 
 DomainRecord domain_from_toml(const toml::table& t, const std::string& source) {
   DomainRecord r;
-  r.name = string_of(t, "name", source, true);
-  r.names = strings_of(t, "names", source);
+  r.name = name_of(t, "name", source);
+  r.names = names_of(t, "names", source);
   if (r.names.empty()) r.names.push_back(r.name);
   r.management = string_of(t, "management", source);
   if (r.management.empty()) r.management = "managed";
@@ -331,9 +394,9 @@ DomainRecord domain_from_toml(const toml::table& t, const std::string& source) {
   if (const toml::table* cert = t["certificate"].as_table()) {
     r.status = status_from(string_of(*cert, "status", source, true), source, cert->get("status"));
     r.phase = phase_from(string_of(*cert, "phase", source), source, cert->get("phase"));
-    r.directory_url = string_of(*cert, "directory_url", source);
+    r.directory_url = url_of(*cert, "directory_url", source);
     r.account_name = string_of(*cert, "account_name", source);
-    r.order_url = string_of(*cert, "order_url", source);
+    r.order_url = url_of(*cert, "order_url", source);
     r.live_version = string_of(*cert, "live_version", source);
     r.covered_names = strings_of(*cert, "covered_names", source);
     r.serial = string_of(*cert, "serial", source);
@@ -396,8 +459,8 @@ toml::table account_to_toml(const AccountRecord& r) {
 
 AccountRecord account_from_toml(const toml::table& t, const std::string& source) {
   AccountRecord r;
-  r.url = string_of(t, "url", source, true);
-  r.directory_url = string_of(t, "directory_url", source, true);
+  r.url = url_of(t, "url", source, true);
+  r.directory_url = url_of(t, "directory_url", source, true);
   r.contacts = strings_of(t, "contacts", source);
   r.key_type = string_of(t, "key_type", source);
   r.created_at = time_of(t, "created_at", source);

@@ -28,6 +28,16 @@ it misbehave through STATE_DIR/mode.json, which is re-read on every request:
     {"new_order_fail_count": K}     ... for the first K newOrder requests only (default: every one).
                                     The count is kept in memory across client runs and starts
                                     again whenever the three new_order_* settings change.
+    {"new_order_detail": "TEXT"}    ... with TEXT as the problem's detail (control characters too)
+    {"new_order_raw_body": "TEXT"}  ... with TEXT as a text/plain body instead of a problem document
+    {"extra_authzs": N}             every order links N more authorization URLs than it has names
+                                    (/authz/extra-<order>-<i>, which answer 404 if fetched)
+    {"foreign_authz": "NAME"}       the first authorization of each new order is for the dns name
+                                    NAME instead of the name ordered
+    {"cert_extra_san": "NAME"}      finalize issues a certificate whose SANs are the CSR's names
+                                    plus the dns name NAME
+    {"cert_other_key": true}        finalize issues a certificate for the CSR's names but for a
+                                    key of the server's own (openssl x509 -force_pubkey)
 
 It verifies no JWS signature and validates no challenge: a POSTed challenge makes its
 authorization valid. Finalize signs the CSR with --issuer-cert/--issuer-key through the
@@ -326,6 +336,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if not isinstance(payload, dict) or not isinstance(payload.get("identifiers"), list) \
                 or not payload["identifiers"]:
             raise AcmeError(400, "malformed", "newOrder needs a non-empty identifiers list")
+        mode = self.st.mode()
         with self.st.lock:
             order_id = secrets.token_hex(8)
             authz_ids = []
@@ -333,9 +344,19 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 if not isinstance(ident, dict) or ident.get("type") != "dns" or not isinstance(ident.get("value"), str):
                     raise AcmeError(400, "malformed", f"unsupported identifier {ident!r}")
                 authz_id = secrets.token_hex(8)
-                self.st.authzs[authz_id] = {"identifier": {"type": "dns", "value": ident["value"]},
-                                            "status": "pending", "token": random_token(), "answered": None}
+                value = ident["value"]
+                if not authz_ids and isinstance(mode.get("foreign_authz"), str):
+                    value = mode["foreign_authz"]
+                wildcard = value.startswith("*.")
+                authz = {"identifier": {"type": "dns", "value": value[2:] if wildcard else value},
+                         "status": "pending", "token": random_token(), "answered": None}
+                if wildcard:
+                    authz["wildcard"] = True
+                self.st.authzs[authz_id] = authz
                 authz_ids.append(authz_id)
+            extra = mode.get("extra_authzs")
+            if isinstance(extra, int) and extra > 0:
+                authz_ids += [f"extra-{order_id}-{i}" for i in range(extra)]
             self.st.orders[order_id] = {"status": "pending", "identifiers": payload["identifiers"],
                                         "authz_ids": authz_ids, "expires": time.time() + 7 * 86400,
                                         "chain": None, "ready_at": None}
@@ -349,7 +370,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return
         retry = mode.get("new_order_retry_after")
         limit = mode.get("new_order_fail_count")
-        settings = json.dumps([status, retry, limit])
+        settings = json.dumps([status, retry, limit, mode.get("new_order_detail"), mode.get("new_order_raw_body")])
         with self.st.lock:
             seen, refused = self.st.new_order_failures
             if seen != settings:
@@ -360,14 +381,17 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.st.new_order_failures = (settings, refused + 1)
         status = int(status)
         headers = {} if retry is None else {"Retry-After": str(retry)}
-        self.send(status, {"type": "urn:ietf:params:acme:error:rateLimited", "status": status,
-                           "detail": f"hostile test CA: too many new orders (refusal {refused + 1})"},
+        if isinstance(mode.get("new_order_raw_body"), str):
+            self.send(status, mode["new_order_raw_body"], content_type="text/plain", headers=headers)
+            raise Answered()
+        detail = mode.get("new_order_detail", f"hostile test CA: too many new orders (refusal {refused + 1})")
+        self.send(status, {"type": "urn:ietf:params:acme:error:rateLimited", "status": status, "detail": detail},
                   content_type="application/problem+json", headers=headers)
         raise Answered()
 
     def order_json(self, order_id):
         order = self.st.orders[order_id]
-        if order["status"] == "pending" and all(self.st.authzs[a]["status"] == "valid" for a in order["authz_ids"]):
+        if order["status"] == "pending" and all(self.st.authzs.get(a, {}).get("status") == "valid" for a in order["authz_ids"]):
             order["status"] = "ready"
         body = {
             "status": order["status"],
@@ -397,6 +421,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                                    "token": token, "status": cstatus})
             body = {"status": authz["status"], "expires": rfc3339(time.time() + 7 * 86400),
                     "identifier": authz["identifier"], "challenges": challenges}
+            if authz.get("wildcard"):
+                body["wildcard"] = True
         self.send(200, body)
 
     def post_challenge(self, authz_id, ctype):
@@ -430,24 +456,38 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 der = b64url_decode(payload["csr"])
             except (ValueError, binascii.Error) as e:
                 raise AcmeError(400, "badCSR", f"the CSR is not base64url: {e}")
-            order["chain"] = self.sign_csr(order_id, der)
+            order["chain"] = self.sign_csr(order_id, der, self.st.mode())
             order["status"] = "processing"
             body = self.order_json(order_id)
         self.send(200, body, headers={"Location": self.st.url(f"/order/{order_id}")})
 
-    def sign_csr(self, order_id, der):
+    def sign_csr(self, order_id, der, mode):
         work = os.path.join(self.st.args.state_dir, "orders", order_id)
         os.makedirs(work, exist_ok=True)
         csr_der, csr_pem, cert_pem = (os.path.join(work, n) for n in ("csr.der", "csr.pem", "cert.pem"))
         with open(csr_der, "wb") as f:
             f.write(der)
         args = self.st.args
-        commands = [
-            ["openssl", "req", "-inform", "DER", "-in", csr_der, "-out", csr_pem],
-            ["openssl", "x509", "-req", "-in", csr_pem, "-CA", args.issuer_cert, "-CAkey", args.issuer_key,
-             "-set_serial", "0x" + secrets.token_hex(12), "-days", "7", "-copy_extensions", "copy",
-             "-out", cert_pem],
-        ]
+        sign = ["openssl", "x509", "-req", "-in", csr_pem, "-CA", args.issuer_cert, "-CAkey", args.issuer_key,
+                "-set_serial", "0x" + secrets.token_hex(12), "-days", "7", "-out", cert_pem]
+        commands = [["openssl", "req", "-inform", "DER", "-in", csr_der, "-out", csr_pem]]
+        if isinstance(mode.get("cert_extra_san"), str):
+            # The CSR's names plus one: an extension file replaces -copy_extensions.
+            order = self.st.orders[order_id]
+            names = [i["value"] for i in order["identifiers"]] + [mode["cert_extra_san"]]
+            ext = os.path.join(work, "san.ext")
+            with open(ext, "w", encoding="utf-8") as f:
+                f.write("subjectAltName=" + ",".join("DNS:" + n for n in names) + "\n")
+            sign += ["-extfile", ext]
+        else:
+            sign += ["-copy_extensions", "copy"]
+        if mode.get("cert_other_key") is True:
+            other_key, other_pub = os.path.join(work, "other.key"), os.path.join(work, "other.pub")
+            commands += [["openssl", "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256",
+                          "-out", other_key],
+                         ["openssl", "pkey", "-in", other_key, "-pubout", "-out", other_pub]]
+            sign += ["-force_pubkey", other_pub]
+        commands.append(sign)
         for cmd in commands:
             run = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, text=True, cwd=work)
             if run.returncode != 0:

@@ -63,7 +63,11 @@ hostile_count() {
 # "order_retry_after" (Retry-After header value for polls of a processing order), "ari" (true:
 # the directory offers renewalInfo), "ari_window" ({"start", "end"}: the suggested window),
 # "ari_retry_after", "ari_strict" (404 for a certID not issued here), "new_order_status" (e.g.
-# 429: newOrder answers rateLimited), "new_order_retry_after", "new_order_fail_count".
+# 429: newOrder answers rateLimited), "new_order_retry_after", "new_order_fail_count",
+# "new_order_detail" / "new_order_raw_body" (the refusal's detail, or a text/plain body instead),
+# "extra_authzs" (N more authorization URLs than names), "foreign_authz" (the first authorization
+# is for another name), "cert_extra_san" (the certificate names one more), "cert_other_key"
+# (the certificate is for another key than the CSR's).
 # '{}' is a well-behaved CA without ARI.
 hostile_mode() {
   "$HARNESS_PYTHON" -c 'import json, sys; assert isinstance(json.loads(sys.argv[1]), dict)' "$1" 2>/dev/null ||
