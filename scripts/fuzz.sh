@@ -8,33 +8,22 @@
 #   CERTCLI_FUZZ_SECONDS   how long each target runs (default 30)
 #   CERTCLI_FUZZ_TARGETS   space-separated subset of targets (default: every tests/fuzz/fuzz_*.cpp)
 #   CERTCLI_FUZZ_BUILD_DIR build directory (default build-fuzz)
+#   CERTCLI_FUZZ_PREBUILT=1 run the targets already built there, installing and building nothing
+#                          (scripts/test.sh builds them in its sanitizer build and runs them briefly)
 # Extra arguments are passed to every libFuzzer run, e.g. scripts/fuzz.sh -max_len=512.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 seconds=${CERTCLI_FUZZ_SECONDS:-30}
 build_dir=${CERTCLI_FUZZ_BUILD_DIR:-build-fuzz}
-sudo=""
-[[ $(id -u) -eq 0 ]] || sudo="sudo"
-
-# Clang with its libFuzzer runtime (Debian 12: clang-14; the runtime is in libclang-rt-14-dev,
-# which apt installs as a recommendation of clang, but check since recommends may be off).
-if ! command -v clang++ >/dev/null; then
-  echo "fuzz.sh: installing clang"
-  $sudo apt-get update -qq
-  $sudo apt-get install -y clang
-fi
-runtime_dir=$(clang++ -print-runtime-dir 2>/dev/null || true)
-if ! compgen -G "$runtime_dir/libclang_rt.fuzzer*.a" >/dev/null; then
-  major=$(clang++ -dumpversion | cut -d. -f1)
-  echo "fuzz.sh: installing libclang-rt-$major-dev (libFuzzer runtime)"
-  $sudo apt-get install -y "libclang-rt-$major-dev"
-fi
+if [[ ${CERTCLI_FUZZ_PREBUILT:-0} != 1 ]]; then
+# Clang and its libFuzzer runtime come with the project's packages.
 scripts/install-deps.sh
 
 CXX=clang++ cmake -S . -B "$build_dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCERTCLI_FUZZ=ON \
   -DCERTCLI_BUILD_TESTS=OFF >/dev/null
 cmake --build "$build_dir" -j "$(nproc)"
+fi
 
 if [[ -n ${CERTCLI_FUZZ_TARGETS:-} ]]; then
   read -r -a targets <<<"$CERTCLI_FUZZ_TARGETS"

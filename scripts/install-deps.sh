@@ -30,6 +30,11 @@ PACKAGES=(
   # a CNAME from one Knot zone into another as real CAs' resolvers do (Knot, authoritative only,
   # does not); knot.sh runs its own instance, never the system service
   unbound
+  # tests: the shells whose completion scripts are exercised (bash is always there)
+  zsh fish
+  # tests: the sanitizer build is Clang's, so that it also builds the libFuzzer targets (its
+  # runtime, libclang-rt-N-dev, is named after Clang's version: installed below)
+  clang
 )
 
 check_only=0
@@ -54,6 +59,17 @@ for pkg in "${PACKAGES[@]}"; do
     missing+=("$pkg")
   fi
 done
+
+# libFuzzer's runtime for the installed Clang: a package named after its major version, which
+# apt only pulls in as a recommendation (and this script installs none).
+fuzzer_runtime_package() {
+  command -v clang++ >/dev/null 2>&1 || return 0
+  local dir
+  dir=$(clang++ -print-runtime-dir 2>/dev/null || true)
+  compgen -G "$dir/libclang_rt.fuzzer*.a" >/dev/null || echo "libclang-rt-$(clang++ -dumpversion | cut -d. -f1)-dev"
+}
+runtime=$(fuzzer_runtime_package)
+[[ -z $runtime ]] || missing+=("$runtime")
 
 if ((${#missing[@]} == 0)); then
   echo "install-deps.sh: all ${#PACKAGES[@]} packages already installed."
@@ -82,5 +98,12 @@ fi
 "${SUDO[@]}" apt-get update
 "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive \
   apt-get install -y --no-install-recommends "${missing[@]}"
+
+# Clang itself may have come with this install: its fuzzer runtime then follows now.
+runtime=$(fuzzer_runtime_package)
+if [[ -n $runtime ]]; then
+  "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "$runtime"
+  missing+=("$runtime")
+fi
 
 echo "install-deps.sh: installed: ${missing[*]}"

@@ -191,6 +191,8 @@ class Client {
   // a hint when the URL does not serve an ACME directory.
   const Directory& directory();
   const std::string& directory_url() const { return directory_url_; }
+  // Who this client speaks to, for the checks above.
+  const Sender& sender() const { return sender_; }
 
   // The account key signs everything; `account_url` (the kid) is empty until an account exists.
   void use_account(const crypto::PrivateKey& key, std::string account_url = {});
@@ -258,6 +260,12 @@ class Client {
   // Requests sent through this client, for tests and the benchmark.
   long request_count() const { return http_.request_count(); }
 
+  // What to do when the CA answers accountDoesNotExist to a request signed with the account URL
+  // (a CA that lost or reset its accounts: a test CA restarted, a staging reset): returns the
+  // account's URL after registering its key again, or throws. Called at most once per client;
+  // the request that met the error is then sent again. Unset: the error reaches the caller.
+  void set_account_recovery(std::function<std::string()> recovery) { account_recovery_ = std::move(recovery); }
+
  private:
   // POST with a JWS; `payload` nullopt means POST-as-GET. Retries badNonce with a fresh nonce.
   // `signer`: sign with this key (and its jwk) instead of the account's.
@@ -277,6 +285,8 @@ class Client {
   std::string checked_location(const net::HttpResponse& response, const char* what) const;
   std::string take_nonce();
   void remember_nonce(const net::HttpResponse& response);
+  // After accountDoesNotExist for a request signed with `sent_kid`: whether to send it again.
+  bool recover_account(const std::string& sent_kid);
   [[noreturn]] void throw_problem(const net::HttpResponse& response, const std::string& context);
   nlohmann::json parse_body(const net::HttpResponse& response, const std::string& context);
 
@@ -292,6 +302,7 @@ class Client {
   // fetch the directory. Never held while waiting.
   std::recursive_mutex exchange_mutex_;
   Sender sender_;
+  std::function<std::string()> account_recovery_;
   std::chrono::seconds budget_{180};
   TimePoint deadline_;
 };
@@ -319,6 +330,25 @@ bool renewal_window_has_passed(const RenewalInfo& info, TimePoint now);
 // replacement (what CAs sent before that type existed, and for a CertID of another CA or
 // account). new_order retries such an order once without the field.
 bool problem_rejects_replaces(const Problem& problem);
+// The orders a CA hands back are checked against what certcli asked for (RFC 8555 7.1.3, 7.1.4:
+// one authorization per identifier of the order), so a CA can neither make certcli fetch
+// thousands of authorizations nor have it answer a challenge for a name it never ordered.
+// `ordered` holds the names as certcli stores them ("*.example.com" for a wildcard). Each check
+// throws CaMisbehaved naming `sender` and the names at fault.
+//
+// The name an authorization is for as certcli orders it: "*." before a wildcard's base domain.
+std::string authorized_name(const Authorization& authz);
+// The order's identifiers are exactly the names ordered (as a set).
+void check_order_identifiers(const Order& order, const std::vector<std::string>& ordered, const Sender& sender = {});
+// Before any authorization is fetched: no more authorization URLs than names, none twice.
+void check_authorization_count(const Order& order, const std::vector<std::string>& ordered, const Sender& sender = {});
+// As each authorization arrives: its name was ordered and was not authorized already.
+void check_authorized_name(const std::string& name, const std::vector<std::string>& ordered,
+                           const std::vector<std::string>& authorized_before, const Sender& sender = {});
+// After the last: every name ordered has its authorization.
+void check_every_name_authorized(const std::vector<std::string>& ordered, const std::vector<std::string>& authorized,
+                                 const Sender& sender = {});
+
 // A URL a CA sent (a Location header, a link in an object): absolute, of the sender's scheme,
 // printable ASCII without spaces, at most 2048 characters. Throws CaMisbehaved.
 std::string check_ca_url(const std::string& url, const std::string& what, const Sender& sender);
@@ -336,5 +366,9 @@ std::map<std::string, std::string> parse_profiles(const nlohmann::json& meta);
 void check_token(const std::string& token, const std::string& what, const Sender& sender);
 // For messages: `text` quoted, control characters escaped, cut after 64 characters.
 std::string quote_ca_text(std::string_view text);
+// Any text a CA sends that certcli keeps or shows (a problem's type and detail, a body that is
+// not a problem document, the directory's terms and website): control characters as \xNN, cut
+// after `longest` bytes. The one gate CA text passes on its way into errors, records and output.
+std::string ca_text(std::string_view text, std::size_t longest = 1024);
 
 }  // namespace certcli::acme

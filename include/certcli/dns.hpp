@@ -11,6 +11,9 @@
 
 namespace certcli::dns {
 
+// The ldns this process runs with ("ldns 1.8.3"), for --version.
+std::string library_version();
+
 // An IPv4 or IPv6 literal and a port.
 struct ServerAddress {
   std::string host;

@@ -166,6 +166,8 @@ struct IssueRequest {
   std::optional<std::string> preferred_profile;
   std::optional<std::string> preferred_chain;
   bool reuse_key = false;  // --reuse-key: this run keeps the live key (the domain's setting aside)
+  // --force: go ahead even when the new certificate's key would match no pin (certcli/pin.hpp).
+  bool break_pins = false;
   // --csr: an operator's PKCS#10 request (PEM or DER bytes), checked against the domain's names
   // and saved with it, so that renewals send it again; the key stays the operator's.
   std::string csr;

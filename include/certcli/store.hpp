@@ -304,6 +304,33 @@ class Store {
   virtual void save_ledger(const std::string& text) { (void)text; }
   virtual std::string ledger_location() const { return "rate-limits.json"; }
 
+  // Certificate pinning (certcli/pin.hpp owns the shapes): the pin table (pins.toml), the roots
+  // `pin trust --add` keeps (trusted-roots.pem), each nothing when there is none yet; written
+  // atomically, 0600, under the state lock. A domain's backup key (domains/<name>/backup-key.pem),
+  // written and read like every key (encrypted when the store has a passphrase, handed out in
+  // clear), under the domain's lock. A store that keeps none of these (a dry run's) has none.
+  virtual std::optional<std::string> load_pin_table() const { return std::nullopt; }
+  virtual void save_pin_table(const std::string& text) {
+    (void)text;
+    throw Error(ErrorKind::internal, "this store cannot keep pins");
+  }
+  virtual std::string pin_table_location() const { return "pins.toml"; }
+  virtual std::optional<std::string> load_trusted_roots() const { return std::nullopt; }
+  virtual void save_trusted_roots(const std::string& pem) {
+    (void)pem;
+    throw Error(ErrorKind::internal, "this store cannot keep trusted roots");
+  }
+  virtual std::string trusted_roots_location() const { return "trusted-roots.pem"; }
+  virtual std::optional<std::string> load_backup_key(const std::string& name) const {
+    (void)name;
+    return std::nullopt;
+  }
+  virtual void save_backup_key(const std::string& name, const std::string& key_pem) {
+    (void)name, (void)key_pem;
+    throw Error(ErrorKind::internal, "this store cannot keep backup keys");
+  }
+  virtual void remove_backup_key(const std::string& name) { (void)name; }
+
  protected:
   const std::string& activity_command() const { return activity_command_; }
 
@@ -313,6 +340,17 @@ class Store {
 
 // $CERTCLI_HOME, else /var/lib/certcli for root, else ${XDG_STATE_HOME:-~/.local/state}/certcli.
 fs::path default_home();
+
+// Pure: whether a directory holding these entries (names only) may be taken as a state
+// directory: empty, or holding certcli's own layout (domains/ or accounts/, or nothing but the
+// names certcli writes at the top). A stray --home (a project, /etc) is refused, never adopted.
+bool looks_like_state_directory(const std::vector<std::string>& entries);
+
+// Makes `home` a state directory certcli may write (creating it 0700, or adopting an existing
+// one only under the rules of looks_like_state_directory), after checking it is owned by the
+// effective user and writable by nobody else. Throws Error{state} naming the fix otherwise.
+// The store calls it before its first write; config.toml's writer calls it too.
+void prepare_home(const fs::path& home);
 
 // The embedded store: everything under one directory (layout in docs/state.md).
 // Lock waits are measured and slept on `clock` (the system clock when none is given).

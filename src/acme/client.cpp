@@ -103,12 +103,13 @@ const Directory& Client::directory() {
                 hint, directory_url_);
   if (body.contains("meta") && body["meta"].is_object()) {
     const auto& meta = body["meta"];
-    if (meta.contains("termsOfService") && meta["termsOfService"].is_string()) dir.terms_of_service = meta["termsOfService"];
+    if (meta.contains("termsOfService") && meta["termsOfService"].is_string())
+      dir.terms_of_service = ca_text(meta["termsOfService"].get<std::string>(), 2048);
     if (meta.contains("externalAccountRequired") && meta["externalAccountRequired"].is_boolean())
       dir.external_account_required = meta["externalAccountRequired"];
     dir.caa_identities = parse_caa_identities(meta);
     dir.profiles = parse_profiles(meta);
-    if (meta.contains("website") && meta["website"].is_string()) dir.website = meta["website"];
+    if (meta.contains("website") && meta["website"].is_string()) dir.website = ca_text(meta["website"].get<std::string>(), 2048);
   }
   directory_ = std::move(dir);
   return *directory_;
@@ -166,7 +167,7 @@ void Client::throw_problem(const net::HttpResponse& response, const std::string&
   Problem problem = Problem::from_json(body, static_cast<int>(response.status));
   if (problem.type.empty()) {
     problem.type = fmt::format("HTTP {}", response.status);
-    problem.detail = response.body.substr(0, 200);
+    problem.detail = ca_text(response.body, 200);
   }
   throw AcmeError(problem, context, hint_for(problem, context));
 }
@@ -183,17 +184,20 @@ net::HttpResponse Client::post(const std::string& url, const std::optional<nlohm
     throw_if_stop_requested();
     net::HttpResponse response;
     std::optional<Error> transport_error;
+    std::string sent_kid;
     {
       // One exchange at a time on the shared connection; waits and polls happen outside, so
       // parallel renewals overlap everywhere but on the wire.
       std::lock_guard exchange(exchange_mutex_);
-      nlohmann::json header = {{"alg", crypto::jws_algorithm(key)}, {"nonce", take_nonce()}, {"url", url}};
-      if (use_jwk)
-        header["jwk"] = crypto::public_jwk(key);
-      else
-        header["kid"] = account_url_;
-      nlohmann::json jws = make_jws(key, header, payload ? payload->dump() : std::string());
       try {
+        // Taking a nonce may need a HEAD newNonce: a CA that does not answer it is retried
+        // like one that does not answer the POST.
+        nlohmann::json header = {{"alg", crypto::jws_algorithm(key)}, {"nonce", take_nonce()}, {"url", url}};
+        if (use_jwk)
+          header["jwk"] = crypto::public_jwk(key);
+        else
+          header["kid"] = sent_kid = account_url_;
+        nlohmann::json jws = make_jws(key, header, payload ? payload->dump() : std::string());
         response = http_.post(url, kJoseJson, jws.dump());
         remember_nonce(response);
       } catch (const Error& e) {
@@ -222,11 +226,23 @@ net::HttpResponse Client::post(const std::string& url, const std::optional<nlohm
     Problem problem = Problem::from_json(body, static_cast<int>(response.status));
     // RFC 8555 6.5: a badNonce answer carries a fresh nonce, so retrying costs no extra request.
     if (problem.short_type() == "badNonce" && attempt < kBadNonceAttempts) continue;
+    if (problem.short_type() == "accountDoesNotExist" && !use_jwk && recover_account(sent_kid)) continue;
     std::string request = fmt::format("POST {}", url);
     if (!problem.type.empty()) request += fmt::format(" ({})", problem.describe());
     if (retry_when_asked(response, url, request, retries)) continue;
     throw_problem(response, fmt::format("POST {}", url));
   }
+}
+
+bool Client::recover_account(const std::string& sent_kid) {
+  // Under the exchange lock, so that parallel renewals sharing this client register once: a
+  // thread that finds the URL already replaced just sends its request again.
+  std::lock_guard exchange(exchange_mutex_);
+  if (account_url_ != sent_kid) return true;
+  if (!account_recovery_) return false;
+  auto recovery = std::exchange(account_recovery_, nullptr);  // a CA that forgets again is not chased
+  account_url_ = recovery();
+  return true;
 }
 
 Account Client::register_account(const std::vector<std::string>& contacts, bool agree_to_terms,
@@ -241,10 +257,10 @@ Account Client::register_account(const std::vector<std::string>& contacts, bool 
   nlohmann::json body = parse_body(response, "newAccount");
   Account account;
   account.url = checked_location(response, "an account");
-  account.status = body.contains("status") && body["status"].is_string() ? body["status"].get<std::string>() : "";
+  account.status = body.contains("status") && body["status"].is_string() ? ca_text(body["status"].get<std::string>(), 64) : "";
   if (body.contains("contact") && body["contact"].is_array())
     for (const auto& c : body["contact"])
-      if (c.is_string()) account.contacts.push_back(c);
+      if (c.is_string()) account.contacts.push_back(ca_text(c.get<std::string>(), 256));
   account.created = response.status == 201;
   account_url_ = account.url;
   return account;

@@ -2,6 +2,8 @@
 // spellings, and turned into challenge::Settings (checked by challenge::check_settings).
 #include "cli/cli.hpp"
 
+#include <filesystem>
+
 namespace certcli::cli {
 
 void add_challenge_options(CLI::App* command, ChallengeArgs& args) {
@@ -21,7 +23,8 @@ void add_challenge_options(CLI::App* command, ChallengeArgs& args) {
                       "Where the TSIG secret is: '$ENV:VARIABLE' or '$FILE:/path' (the secret itself is never stored)")
       ->group(dns);
   command->add_option("--tsig-algorithm", args.tsig_algorithm, "hmac-sha256 (default), hmac-sha384 or hmac-sha512")
-      ->group(dns);
+      ->group(dns)
+      ->check(offers({"hmac-sha256", "hmac-sha384", "hmac-sha512"}));
   command->add_option("--dns-zone", args.dns_zone, "The zone to update (default: found from the SOA)")->group(dns);
   auto* hook = command->add_option("--dns-hook", args.dns_hook,
                                    "dns-01 through PROGRAM, called as `PROGRAM present|cleanup FQDN VALUE` (lego's "
@@ -51,7 +54,9 @@ void add_challenge_options(CLI::App* command, ChallengeArgs& args) {
 std::optional<challenge::Settings> ChallengeArgs::settings() const {
   challenge::Settings s;
   s.http.listen = http_listen;
-  s.http.webroot = webroot;
+  // Stored absolute: a timer runs in another working directory, and the store refuses a
+  // relative webroot when it loads a record.
+  s.http.webroot = webroot.empty() ? webroot : std::filesystem::absolute(webroot).lexically_normal().string();
   s.dns.rfc2136_server = dns_rfc2136;
   s.dns.tsig_key = tsig_key;
   s.dns.tsig_secret = tsig_secret;

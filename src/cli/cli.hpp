@@ -28,6 +28,7 @@ struct GlobalOptions {
   bool staging = false;
   std::string ca_bundle;
   bool verbose = false;
+  bool insecure_http = false;  // --insecure-http: a plain-http directory URL (a test CA) is allowed
   std::string dns_resolver;  // --dns-resolver / $CERTCLI_DNS_RESOLVER
   std::string passphrase_file;  // --passphrase-file: the private keys' passphrase
   // Set by a subcommand's --json: results and errors go to stdout as JSON.
@@ -129,6 +130,8 @@ limits::Settings limit_settings(bool ignore_limits);
 void register_download_command(CLI::App& app, Context& context);
 void register_covers_command(CLI::App& app, Context& context);
 void register_upload_command(CLI::App& app, Context& context);
+// certcli pin (cmd_pin.cpp): pins, the pin table, live checks, trust, backup keys.
+void register_pin_commands(CLI::App& app, Context& context);
 
 // How the store keeps keys (cmd_keys.cpp): the passphrase from --passphrase-file, else
 // $CERTCLI_PASSPHRASE, else config.toml's keys.passphrase reference; keys.live_key.
@@ -140,6 +143,22 @@ bool command_reads_keys(const std::string& command);
 // "90", "90s", "30m", "2h", "1d" -> seconds (durations.cpp); throws Error{usage} naming the option.
 std::chrono::seconds parse_duration(const std::string& text, const char* option,
                                     std::chrono::seconds max = std::chrono::days{7});
+
+// Shell completion (completion.cpp). What an option or positional offers is said where it is
+// defined, with a validator that checks nothing: offers({...}) its values (CLI::IsMember's are
+// offered too), offers_domains() the managed domains, offers_nothing() nothing at all. An option
+// without one offers file names; a positional called name or names, managed domains.
+CLI::Validator offers(std::vector<std::string> values);
+CLI::Validator offers_domains();
+CLI::Validator offers_nothing();
+// The values offered for key types and CA presets, from their definitions.
+std::vector<std::string> key_type_names();
+std::vector<std::string> ca_preset_names();
+// `certcli completions bash|zsh|fish`: prints the script that asks `certcli __complete`.
+void register_completions_command(CLI::App& app);
+// `certcli __complete WORD...` (hidden; what the scripts run): prints the candidates for the
+// last word and returns 0; nothing for any other command line.
+std::optional<int> complete_command_line(CLI::App& app, int argc, char** argv);
 
 int exit_code_for(ErrorKind kind);
 // The short name of a kind in JSON error output ("not_found").

@@ -98,7 +98,8 @@ void register_account_commands(CLI::App& app, Context& context) {
   CLI::App* register_cmd = account->add_subcommand("register", "Create the account at the CA (External Account Binding when needed)");
   register_cmd->add_option("--email", reg->emails, "Contact e-mail address (repeatable; one address each)");
   register_cmd->add_flag("--agree-tos", reg->agree_tos, "Agree to the CA's terms of service");
-  register_cmd->add_option("--key-type", reg->key_type, "Account key: ec256 (ES256, default), ec384, rsa2048/3072/4096 (RS256)");
+  register_cmd->add_option("--key-type", reg->key_type, "Account key: ec256 (ES256, default), ec384, rsa2048/3072/4096 (RS256)")
+      ->check(offers(key_type_names()));
   add_account_options(register_cmd, reg->account, /*with_eab=*/true);
   register_cmd->add_flag("--json", context.options().json, "Print the account as JSON");
   register_cmd->callback([&context, reg, register_cmd] {
@@ -152,7 +153,8 @@ void register_account_commands(CLI::App& app, Context& context) {
   };
   auto roll = std::make_shared<RolloverArgs>();
   CLI::App* rollover = account->add_subcommand("rollover", "Move the account to a new key (RFC 8555 key change); the old key is archived");
-  rollover->add_option("--key-type", roll->key_type, "The new key: ec256, ec384, rsa2048/3072/4096 (default: the current type)");
+  rollover->add_option("--key-type", roll->key_type, "The new key: ec256, ec384, rsa2048/3072/4096 (default: the current type)")
+      ->check(offers(key_type_names()));
   add_account_options(rollover, roll->account, false);
   rollover->add_flag("--json", context.options().json, "Print the account as JSON");
   rollover->callback([&context, roll] {

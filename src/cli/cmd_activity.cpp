@@ -78,7 +78,7 @@ void register_activity_command(CLI::App& app, Context& context) {
   auto args = std::make_shared<ActivityArgs>();
   CLI::App* activity =
       app.add_subcommand("activity", "Show the activity log: every change certcli made, when, by whom, with what outcome");
-  activity->add_option("--domain", args->domain, "Only the events of this domain");
+  activity->add_option("--domain", args->domain, "Only the events of this domain")->check(offers_domains());
   activity->add_option("--since", args->since, "Only events since a date (2026-11-25, RFC 3339) or for a while (12h, 7d)");
   activity->add_flag("--json", context.options().json, "Print a JSON array of the events, oldest first");
   activity->callback([&context, args] {

@@ -74,7 +74,8 @@ void register_ca_commands(CLI::App& app, Context& context) {
   CLI::App* show = ca->add_subcommand(
       "show", "One CA: its directory, terms of service, External Account Binding, profiles, CAA identities, ARI "
               "(fetches the directory, nothing else)");
-  show->add_option("ca", *which, "A preset name or a directory URL (default: --ca/--directory, else letsencrypt)");
+  show->add_option("ca", *which, "A preset name or a directory URL (default: --ca/--directory, else letsencrypt)")
+      ->check(offers(ca_preset_names()));
   show->add_flag("--json", context.options().json, "Print the CA as JSON");
   show->callback([&context, which] {
     const lifecycle::CaSelection selection = chosen_ca(context, *which);

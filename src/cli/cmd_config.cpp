@@ -67,7 +67,7 @@ void register_config_command(CLI::App& app, Context& context) {
   };
   auto args = std::make_shared<SetArgs>();
   CLI::App* set = command->add_subcommand("set", "Set KEY to VALUE in config.toml, after checking both");
-  set->add_option("key", args->key, "The key, such as renewal.buffer_days")->required();
+  set->add_option("key", args->key, "The key, such as renewal.buffer_days")->required()->check(offers(config::known_keys()));
   set->add_option("value", args->value,
                   "The value: a number, text, a comma-separated list (account.email, alerts.days), or a reference "
                   "$ENV:VAR or $FILE:/path, stored as written")
@@ -83,7 +83,7 @@ void register_config_command(CLI::App& app, Context& context) {
 
   auto unset_key = std::make_shared<std::string>();
   CLI::App* unset = command->add_subcommand("unset", "Remove KEY from config.toml, so that its built-in applies again");
-  unset->add_option("key", *unset_key, "The key, such as renewal.buffer_days")->required();
+  unset->add_option("key", *unset_key, "The key, such as renewal.buffer_days")->required()->check(offers(config::known_keys()));
   unset->footer(keys);
   unset->callback([&context, unset_key] {
     config::check_key(*unset_key);

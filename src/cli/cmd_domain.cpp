@@ -184,9 +184,10 @@ void register_domain_commands(CLI::App& app, Context& context) {
   };
   auto args = std::make_shared<AddArgs>();
   CLI::App* add = domain->add_subcommand("add", "Add a domain (and more names for the same certificate)");
-  add->add_option("name", args->name, "Primary name, e.g. example.com")->required();
+  add->add_option("name", args->name, "Primary name, e.g. example.com")->required()->check(offers_nothing());
   add->add_option("--san", args->sans, "Another name the certificate must cover (repeatable)");
-  add->add_option("--key-type", args->key_type, "Certificate key: ec256 (default), ec384, rsa2048, rsa3072, rsa4096");
+  add->add_option("--key-type", args->key_type, "Certificate key: ec256 (default), ec384, rsa2048, rsa3072, rsa4096")
+      ->check(offers(key_type_names()));
   add->add_flag("--wildcard", args->wildcard, "Add *.NAME too (validated by dns-01)");
   add->add_flag("--require-ownership", args->require_ownership,
                 "Require the TXT record _certcli-verify.NAME with a token of certcli's (shown by verify) before issuing");
@@ -309,10 +310,12 @@ void register_domain_commands(CLI::App& app, Context& context) {
   auto set_args = std::make_shared<SetArgs>();
   CLI::App* set = domain->add_subcommand("set", "Change a domain's settings; they apply from its next certificate on");
   set->add_option("name", set_args->name, "The domain's primary name")->required();
-  set->add_option("--key-type", set_args->key_type, "Certificate key: ec256, ec384, rsa2048, rsa3072, rsa4096");
+  set->add_option("--key-type", set_args->key_type, "Certificate key: ec256, ec384, rsa2048, rsa3072, rsa4096")
+      ->check(offers(key_type_names()));
   set->add_option("--live-key", set_args->live_key,
                   "With a passphrase: plain keeps this domain's live key in clear (for a web server), encrypted "
-                  "does not, default follows config.toml's keys.live_key; applied to the live key at once");
+                  "does not, default follows config.toml's keys.live_key; applied to the live key at once")
+      ->check(offers({"plain", "encrypted", "default"}));
   add_challenge_options(set, set_args->challenge);
   set->add_option("--buffer-days", set_args->buffer_days,
                   "Renew when fewer days than this are left (1-365; 0: config.toml's or a third of the lifetime)");

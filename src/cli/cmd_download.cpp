@@ -88,8 +88,10 @@ void register_download_command(CLI::App& app, Context& context) {
   download->add_option("--out", args->out, "Directory to write into (default: the current directory; created 0700)");
   download->add_option("--format", args->format,
                        "files (certificate.crt, private.key, ca_bundle.crt, fullchain.pem; the default), tar (the four "
-                       "in NAME.tar.gz), p12 (NAME.p12) or der (the leaf, NAME.der)");
-  download->add_option("--stdout", args->stdout_part, "Print one part as PEM instead of writing files: cert, key, chain or fullchain");
+                       "in NAME.tar.gz), p12 (NAME.p12) or der (the leaf, NAME.der)")
+      ->check(offers({"files", "tar", "p12", "der"}));
+  download->add_option("--stdout", args->stdout_part, "Print one part as PEM instead of writing files: cert, key, chain or fullchain")
+      ->check(offers({"cert", "key", "chain", "fullchain"}));
   download->add_option("--version", args->version, "An archived version (as `certcli domain show` lists) instead of the live one");
   download->add_flag("--force", args->force, "Replace files that exist");
   download->add_option("--p12-password-file", args->p12_password_file,

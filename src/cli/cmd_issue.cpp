@@ -27,7 +27,8 @@ void register_issue_command(CLI::App& app, Context& context) {
   issue->add_option("--email", args->emails, "Contact e-mail for a new account (repeatable)");
   issue->add_flag("--agree-tos", args->agree_tos, "Agree to the CA's terms of service when an account is created");
   issue->add_option("--account-key-type", args->account_key_type,
-                    "Key for a new account: ec256 (ES256, default), ec384 (ES384), rsa2048/3072/4096 (RS256)");
+                    "Key for a new account: ec256 (ES256, default), ec384 (ES384), rsa2048/3072/4096 (RS256)")
+      ->check(offers(key_type_names()));
   add_account_options(issue, args->account, /*with_eab=*/true);
   add_challenge_options(issue, args->challenge);
   issue->add_flag("--skip-preflight", args->skip_preflight,
@@ -49,7 +50,10 @@ void register_issue_command(CLI::App& app, Context& context) {
   auto ignore_limits = std::make_shared<bool>(false);
   issue->add_flag("--ignore-limits", *ignore_limits,
                   "Order even when certcli's count says the CA's rate limit would refuse it (see certcli limits)");
-  issue->callback([&context, args, ignore_limits, order_args, csr_file, issue_command = issue] {
+  auto force = std::make_shared<bool>(false);
+  issue->add_flag("--force", *force,
+                  "Issue even when the new certificate's key would match no pin of the pin table (see certcli pin)");
+  issue->callback([&context, args, ignore_limits, order_args, csr_file, force, issue_command = issue] {
     lifecycle::IssueRequest request;
     request.name = args->name;
     request.limits = limit_settings(*ignore_limits);
@@ -80,6 +84,7 @@ void register_issue_command(CLI::App& app, Context& context) {
     request.preferred_profile = order_args->preferred_profile_given();
     request.preferred_chain = order_args->preferred_chain_given();
     request.reuse_key = order_args->reuse_key;
+    request.break_pins = *force;
     if (!csr_file->empty()) {
       try {
         request.csr = files::read_file(*csr_file);

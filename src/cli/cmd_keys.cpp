@@ -70,7 +70,8 @@ store::KeyProtection key_protection(Context& context) {
 
 bool command_reads_keys(const std::string& command) {
   return command == "issue" || command == "renew" || command == "download" || command == "upload" ||
-         command.starts_with("keys") || command == "revoke" || command.starts_with("account");
+         command.starts_with("keys") || command == "revoke" || command.starts_with("account") ||
+         command == "pin backup-key";
 }
 
 void register_keys_command(CLI::App& app, Context& context) {

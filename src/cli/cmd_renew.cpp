@@ -82,7 +82,7 @@ void register_renew_commands(CLI::App& app, Context& context) {
   auto args = std::make_shared<RenewArgs>();
   CLI::App* renew = app.add_subcommand("renew", "Renew every certificate that is due (what a timer runs)");
   renew->add_option("names", args->names, "Only these domains");
-  renew->add_flag("--force", args->force, "Renew even when not due, and despite a backoff");
+  renew->add_flag("--force", args->force, "Renew even when not due, and despite a backoff; also when a pinned domain's new key would match no pin");
   renew->add_flag("--skip-preflight", args->skip_preflight,
                   "Do not check DNS, HTTP reachability, CAA and ownership before ordering (for a setup where "
                   "certcli cannot see what the CA sees)");

@@ -3,7 +3,10 @@
 #include "cli/cli.hpp"
 #include "cli/suggest.hpp"
 
+#include <certcli/crypto.hpp>
+#include <certcli/crypto.hpp>
 #include <certcli/interrupt.hpp>
+#include <certcli/trace.hpp>
 
 #include <fmt/chrono.h>
 #include <fmt/format.h>
@@ -14,13 +17,32 @@
 #include <cstdio>
 #include <cstdlib>
 #include <optional>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <unistd.h>
 #include <vector>
 
 namespace certcli::cli {
 
+// The last gate before the terminal: an error may carry text from outside (a CA, a hook, a
+// state file) that its source did not escape; a control character other than a line break or
+// tab is shown as \xNN, so no escape sequence in it reaches the operator's terminal as one.
+std::string terminal_safe(const std::string& text) {
+  std::string out;
+  out.reserve(text.size());
+  for (unsigned char c : text) {
+    if ((c < 0x20 && c != '\n' && c != '\t') || c == 0x7f)
+      out += fmt::format("\\x{:02x}", c);
+    else
+      out.push_back(static_cast<char>(c));
+  }
+  return out;
+}
+
 std::filesystem::path Context::home() const {
-  return options_.home.empty() ? store::default_home() : std::filesystem::path(options_.home);
+  // Absolute: a timer or a hook started in another working directory must find the same state.
+  return options_.home.empty() ? store::default_home()
+                               : std::filesystem::absolute(options_.home).lexically_normal();
 }
 
 store::Store& Context::store() {
@@ -28,6 +50,8 @@ store::Store& Context::store() {
     store::KeyProtection keys = key_protection(*this);
     bool has_passphrase = !keys.passphrase.empty();
     store_ = store::open_file_store(home(), &clock(), std::move(keys));
+    // A short passphrase is copied, not moved, out of the string it was in: wipe what is left.
+    crypto::wipe(keys.passphrase);  // NOLINT(bugprone-use-after-move)
     store_->set_activity_command(options_.command);
     // A wrong passphrase is an error for any command; a missing one for those that read keys.
     // Either way before anything is written.
@@ -40,7 +64,17 @@ net::HttpClient& Context::http() {
   if (!http_) {
     net::HttpClientOptions http_options;
     http_options.ca_bundle = options_.ca_bundle;
-    if (options_.verbose) http_options.trace = [](const std::string& line) { fmt::print(stderr, "certcli: http: {}\n", line); };
+    http_options.https_only = !options_.insecure_http;
+    http_options.plain_http_hint =
+        "use the CA's https:// URL; for a test CA on a network of your own, --insecure-http allows plain http";
+    if (options_.verbose) {
+      // One "certcli: http: METHOD URL -> STATUS" line per request (scripts count them); what
+      // was sent ("certcli: http> ") and received ("certcli: http< ") around it, redacted.
+      http_options.trace = [](const std::string& line) { fmt::print(stderr, "certcli: http: {}\n", line); };
+      http_options.trace_message = [](const net::TracedMessage& message) {
+        for (const std::string& line : acme::trace_lines(message)) fmt::print(stderr, "certcli: http{}\n", line);
+      };
+    }
     http_ = std::make_unique<net::HttpClient>(http_options);
   }
   return *http_;
@@ -48,8 +82,8 @@ net::HttpClient& Context::http() {
 
 void Context::report_partial_failure(ErrorKind kind, const std::string& message, const std::string& hint) {
   std::fflush(stdout);
-  fmt::print(stderr, "certcli: error: {}\n", message);
-  if (!hint.empty()) fmt::print(stderr, "certcli: hint: {}\n", hint);
+  fmt::print(stderr, "certcli: error: {}\n", terminal_safe(message));
+  if (!hint.empty()) fmt::print(stderr, "certcli: hint: {}\n", terminal_safe(hint));
   if (exit_status_ == 0) exit_status_ = exit_code_for(kind);
 }
 
@@ -289,6 +323,17 @@ std::optional<Error> explain_unknown_word(CLI::App& root, int argc, char** argv)
   return std::nullopt;
 }
 
+// certcli's version (and commit, when built from git), then the libraries as loaded at run time:
+// what a bug report needs, and what a security advisory asks about.
+std::string version_text() {
+#ifndef CERTCLI_GIT_COMMIT
+#define CERTCLI_GIT_COMMIT ""
+#endif
+  std::string commit = CERTCLI_GIT_COMMIT;
+  return fmt::format("certcli {}{}\n{}\n{}\n{}", CERTCLI_VERSION, commit.empty() ? "" : " (git " + commit + ")",
+                     crypto::library_version(), net::library_version(), dns::library_version());
+}
+
 }  // namespace
 
 int run(int argc, char** argv, GlobalOptions& options) {
@@ -296,7 +341,7 @@ int run(int argc, char** argv, GlobalOptions& options) {
 
   CLI::App app{"certcli — ACME certificates for this machine: add domains, issue certificates, see their status."};
   app.name("certcli");
-  app.set_version_flag("--version", "certcli " CERTCLI_VERSION);
+  app.set_version_flag("--version", version_text, "Print certcli's version and those of the libraries it runs with");
   app.require_subcommand(1);
   // Global options may come after the subcommand too ("certcli issue x --home DIR").
   app.fallthrough();
@@ -307,11 +352,15 @@ int run(int argc, char** argv, GlobalOptions& options) {
   app.add_option("--directory", options.directory_url, "ACME directory URL of the CA (instead of --ca)");
   app.add_option("--ca", options.ca_name,
                  "CA preset: letsencrypt (default), letsencrypt-staging, zerossl, google, google-staging, buypass, "
-                 "buypass-staging");
+                 "buypass-staging")
+      ->check(offers(ca_preset_names()));
   app.add_flag("--staging", options.staging, "Use the preset's staging environment");
   app.add_option("--ca-bundle", options.ca_bundle, "PEM file of the trust anchors for the CA's HTTPS (replaces the system store; for a private CA)")
       ->envname("CERTCLI_CA_BUNDLE");
   app.add_flag("-v,--verbose", options.verbose, "Show every HTTP request made to the CA");
+  app.add_flag("--insecure-http", options.insecure_http,
+               "Allow a plain-http ACME directory URL (a test CA only: anyone on the path can read and change "
+               "what the CA sends)");
   app.add_option("--dns-resolver", options.dns_resolver,
                  "ADDR[:PORT] of the DNS resolver for every lookup of certcli's own (propagation, preflight, CAA); "
                  "default: config.toml's dns.resolver, else /etc/resolv.conf")
@@ -336,6 +385,8 @@ int run(int argc, char** argv, GlobalOptions& options) {
   register_upload_command(app, context);
   register_account_commands(app, context);
   register_revoke_command(app, context);
+  register_pin_commands(app, context);
+  register_completions_command(app);
   // Before any subcommand runs: the command ("domain add") every activity event is stamped with.
   app.parse_complete_callback([&app, &options] {
     for (CLI::App* at = &app; !at->get_subcommands().empty();) {
@@ -348,6 +399,8 @@ int run(int argc, char** argv, GlobalOptions& options) {
              "\nState lives in --home, else $CERTCLI_HOME, else /var/lib/certcli for root, else\n"
              "${XDG_STATE_HOME:-~/.local/state}/certcli.");
 
+  // Before parsing: the words of a half-typed command line are not a command line CLI11 accepts.
+  if (auto completed = complete_command_line(app, argc, argv)) return *completed;
   if (argc <= 1) {
     fmt::print(stderr, "{}", app.help());
     return exit_code_for(ErrorKind::usage);
@@ -375,6 +428,7 @@ namespace {
 
 void on_stop_signal(int) { certcli::request_stop(); }
 
+
 // The first SIGINT/SIGTERM asks for a polite stop (cleanup, state saved, exit 130); the
 // handler then resets itself, so a second one ends certcli at once.
 void install_stop_handlers() {
@@ -386,9 +440,20 @@ void install_stop_handlers() {
   sigaction(SIGTERM, &action, nullptr);
 }
 
+// A crash must not write the keys and passphrases in this process's memory to a core file, and
+// another process of the same user must not read them through ptrace or /proc/PID/mem: the
+// process is made non-dumpable (which also makes /proc/PID/ files root-owned) and its core size
+// limit zero, first thing, before any secret is read.
+void refuse_core_dumps() noexcept {
+  ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+  struct rlimit none {};
+  ::setrlimit(RLIMIT_CORE, &none);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  refuse_core_dumps();
   install_stop_handlers();
   certcli::cli::GlobalOptions options;
   auto report = [&](certcli::ErrorKind kind, const std::string& message, const std::string& hint,
@@ -402,8 +467,8 @@ int main(int argc, char** argv) {
       if (!subject.empty()) error["subject"] = subject;
       fmt::print("{}\n", nlohmann::json{{"error", error}}.dump(2));
     }
-    fmt::print(stderr, "certcli: error: {}\n", message);
-    if (!hint.empty()) fmt::print(stderr, "certcli: hint: {}\n", hint);
+    fmt::print(stderr, "certcli: error: {}\n", certcli::cli::terminal_safe(message));
+    if (!hint.empty()) fmt::print(stderr, "certcli: hint: {}\n", certcli::cli::terminal_safe(hint));
     return code;
   };
   try {

@@ -6,6 +6,7 @@
 #include <certcli/error.hpp>
 #include <certcli/names.hpp>
 #include <certcli/order_options.hpp>
+#include <certcli/pin.hpp>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -104,6 +105,9 @@ IssueResult issue_certificate(store::Store& store, Clock& clock, net::HttpTransp
   choose_profile(session.client().directory().profiles, record.order.profile, record.order.preferred_profile,
                  fmt::format("the CA at {}", session.ca().directory_url));
   steps::run_preflight(record, challenge, request.environment, session, solvers, progress);
+  // Pinned clients: the key the new certificate gets, or a refusal before anything is written.
+  const pin::KeyPlan key_plan = pin::plan_key(store, record, request.break_pins);
+  if (key_plan.decision.pinned && progress) progress(fmt::format("pins: {}", key_plan.decision.reason));
 
   // This domain's lock for the whole run: runs for other domains go on meanwhile.
   auto domain_lock = store.lock_domain(record.name, std::chrono::seconds{60});
@@ -128,10 +132,13 @@ IssueResult issue_certificate(store::Store& store, Clock& clock, net::HttpTransp
   steps::log_event(store, clock, "issue.started", record.name, {{"ca", session.ca().directory_url}});
   try {
     steps::ObtainedCertificate obtained =
-        steps::run_order(session, store, record, challenge, solvers, save, progress, {}, request.reuse_key);
+        steps::run_order(session, store, record, challenge, solvers, save, progress, {},
+                         request.reuse_key || key_plan.decision.choice == pin::KeyChoice::live, key_plan.backup_key_pem);
     IssueResult result;
     result.certificate =
         steps::install(store, clock, record, obtained, !session.client().directory().renewal_info.empty());
+    if (std::string warning = pin::after_install(store, clock, record, key_plan); !warning.empty() && progress)
+      progress("warning: " + warning);
     result.record = record;
     result.live_location = store.live_location(record.name);
     result.account_url = session.client().account_url();

@@ -26,7 +26,7 @@ class OrderFlow {
  public:
   OrderFlow(Session& session, store::Store& store, store::DomainRecord& record, const challenge::Settings& challenge,
             SolverPool& solvers, const SaveRecord& save, const Progress& progress, const std::string& replaces,
-            bool reuse_key)
+            bool reuse_key, const std::string& chosen_key_pem)
       : session_(session),
         client_(session.client()),
         store_(store),
@@ -36,12 +36,13 @@ class OrderFlow {
         save_(save),
         progress_(progress),
         replaces_(replaces),
-        reuse_key_(reuse_key || record.order.reuse_key) {}
+        reuse_key_(reuse_key || record.order.reuse_key),
+        chosen_key_pem_(chosen_key_pem) {}
 
   ObtainedCertificate run() {
     set_phase(IssuePhase::ordering);
     std::optional<acme::Order> order = resumable_order();
-    std::optional<std::string> pending_key = store_.load_pending_key(record_.name);
+    std::optional<crypto::SecretString> pending_key = store_.load_pending_key(record_.name);
     bool resumed = order.has_value();
     if (order) {
       say(fmt::format("resuming order {}", order->url));
@@ -53,6 +54,7 @@ class OrderFlow {
       say(fmt::format("ordering a certificate for {}{}", fmt::join(record_.names, ", "),
                       profile.profile.empty() ? "" : fmt::format(" (profile {})", profile.profile)));
       order = client_.new_order(record_.names, replaces_, profile.profile);
+      acme::check_order_identifiers(*order, record_.names, client_.sender());
       pending_key.reset();  // a new order gets a new key
       record_.order_url = order->url;
       record_.directory_url = session_.ca().directory_url;
@@ -76,7 +78,7 @@ class OrderFlow {
       csr_der = csr.der;
       obtained.csr_public_key_der = csr.public_key_der;
     } else {
-      obtained.key = pending_key ? crypto::PrivateKey::from_pem(*pending_key) : new_certificate_key();
+      obtained.key = pending_key ? crypto::PrivateKey::from_pem(pending_key->str()) : new_certificate_key();
       csr_der = crypto::make_csr_der(*obtained.key, record_.names);
     }
     // Every authorization is valid now, so the order is ready (RFC 8555 7.1.6) and finalize
@@ -172,11 +174,18 @@ class OrderFlow {
   // A fresh key, or with reuse_key the live certificate's own (kept as the pending key too, so
   // that a resumed order finalizes with the same one).
   crypto::PrivateKey new_certificate_key() {
+    if (!chosen_key_pem_.empty()) {
+      crypto::PrivateKey key = crypto::PrivateKey::from_pem(chosen_key_pem_);
+      store_.save_pending_key(record_.name, key.to_pem());
+      say("using the backup key made ahead for pinned clients");
+      return key;
+    }
     if (reuse_key_) {
       std::optional<store::CertificateFiles> live = store_.load_live_certificate(record_.name);
       if (live && !live->private_key.empty()) {
-        crypto::PrivateKey key = crypto::PrivateKey::from_pem(live->private_key);
-        store_.save_pending_key(record_.name, key.to_pem());
+        const crypto::SecretString live_pem(std::move(live->private_key));
+        crypto::PrivateKey key = crypto::PrivateKey::from_pem(live_pem.str());
+        store_.save_pending_key(record_.name, crypto::SecretString(key.to_pem()));
         say("reusing the live certificate's key");
         return key;
       }
@@ -184,7 +193,7 @@ class OrderFlow {
     }
     auto type = crypto::parse_key_type(record_.key_type).value_or(crypto::KeyType::ec256);
     crypto::PrivateKey key = crypto::PrivateKey::generate(type);
-    store_.save_pending_key(record_.name, key.to_pem());
+    store_.save_pending_key(record_.name, crypto::SecretString(key.to_pem()));
     return key;
   }
 
@@ -212,11 +221,17 @@ class OrderFlow {
         }
       }
     };
+    // A CA decides how many authorizations an order links and what they are for: both are held
+    // to the names ordered, the count before any is fetched.
+    acme::check_authorization_count(order, record_.names, client_.sender());
+    std::vector<std::string> authorized;
     try {
       for (const auto& url : order.authorization_urls) {
         acme::Authorization authz = client_.fetch_authorization(url);
         // RFC 8555 7.1.4: a wildcard's authorization names the base domain with wildcard=true.
-        const std::string name = (authz.wildcard ? "*." : "") + authz.identifier.value;
+        const std::string name = acme::authorized_name(authz);
+        acme::check_authorized_name(name, record_.names, authorized, client_.sender());
+        authorized.push_back(name);
         if (authz.status == "valid") {
           say(fmt::format("{} is already validated", name));
           continue;
@@ -240,6 +255,7 @@ class OrderFlow {
         say(fmt::format("validating {} with {}", name, solver.describe()));
         solver.present(pending.back().task);
       }
+      acme::check_every_name_authorized(record_.names, authorized, client_.sender());
       wait_until_visible(pending);
       for (const auto& p : pending) {
         if (p.challenge.status != "pending") continue;
@@ -302,14 +318,16 @@ class OrderFlow {
   const Progress& progress_;
   const std::string& replaces_;
   const bool reuse_key_;
+  const std::string& chosen_key_pem_;
 };
 
 }  // namespace
 
 ObtainedCertificate run_order(Session& session, store::Store& store, store::DomainRecord& record,
                               const challenge::Settings& challenge, SolverPool& solvers, const SaveRecord& save,
-                              const Progress& progress, const std::string& replaces, bool reuse_key) {
-  return OrderFlow(session, store, record, challenge, solvers, save, progress, replaces, reuse_key).run();
+                              const Progress& progress, const std::string& replaces, bool reuse_key,
+                              const std::string& chosen_key_pem) {
+  return OrderFlow(session, store, record, challenge, solvers, save, progress, replaces, reuse_key, chosen_key_pem).run();
 }
 
 challenge::Solver& SolverPool::get(const challenge::Settings& settings, const std::string& type) {

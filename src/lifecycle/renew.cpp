@@ -7,6 +7,7 @@
 #include <certcli/challenge.hpp>
 #include <certcli/error.hpp>
 #include <certcli/names.hpp>
+#include <certcli/pin.hpp>
 #include <certcli/renewal.hpp>
 
 #include <fmt/format.h>
@@ -360,6 +361,10 @@ class Renewal {
       if (!request_.dry_run) record.account_name = account_name;
       steps::run_preflight(record, challenge, request_.settings.environment, session, solvers_,
                            [&](const std::string& line) { say(name, line); });
+      // Pinned clients: the key the new certificate gets, or a refusal (--force goes ahead). Read
+      // from the real store: a dry run must decide as the real run would.
+      const pin::KeyPlan key_plan = pin::plan_key(real_store_, record, request_.force);
+      if (key_plan.decision.pinned) say(name, fmt::format("pins: {}", key_plan.decision.reason));
       record.status = store::CertificateStatus::issuing;
       record.phase = store::IssuePhase::starting;
       record.error.reset();
@@ -368,9 +373,13 @@ class Renewal {
       steps::ObtainedCertificate obtained =
           steps::run_order(session, store_, record, challenge, solvers_, save,
                            [&](const std::string& line) { say(name, line); },
-                           request_.dry_run ? std::string() : record.renewal.ari_cert_id, request_.reuse_key);
+                           request_.dry_run ? std::string() : record.renewal.ari_cert_id,
+                           request_.reuse_key || key_plan.decision.choice == pin::KeyChoice::live, key_plan.backup_key_pem);
       crypto::CertificateInfo info =
           steps::install(store_, clock_, record, obtained, !session.client().directory().renewal_info.empty());
+      if (!request_.dry_run)
+        if (std::string warning = pin::after_install(real_store_, clock_, record, key_plan); !warning.empty())
+          say(name, "warning: " + warning);
       outcome.action = RenewAction::renewed;
       outcome.new_expiry = info.not_after;
       if (!request_.dry_run) outcome.hook = run_hook(record);

@@ -56,11 +56,17 @@ void Session::refuse_unagreed_registration(const AccountOptions& options) {
 void Session::load_or_register(const AccountOptions& options, const Progress& progress) {
   const std::string id = account_store_id(ca_, options.account_name);
   auto account = store_.load_account(id);
-  auto key_pem = store_.load_account_key(id);
+  std::optional<crypto::SecretString> key_pem = store_.load_account_key(id);
   if (account && key_pem) {
     refuse_deactivated(*account, ca_, options.account_name);
-    account_key_ = crypto::PrivateKey::from_pem(*key_pem);
+    account_key_ = crypto::PrivateKey::from_pem(key_pem->str());
     client_.use_account(*account_key_, account->url);
+    // An account bound to External Account Binding credentials cannot be registered again
+    // without them (certcli never stores the HMAC key): the CA's error and hint reach the user.
+    if (account->eab_kid.empty())
+      client_.set_account_recovery([this, id, record = *account, progress]() mutable {
+        return register_again(id, std::move(record), progress);
+      });
     return;
   }
   refuse_unagreed_registration(options);
@@ -72,12 +78,30 @@ void Session::load_or_register(const AccountOptions& options, const Progress& pr
   store::AccountRecord record{created.url, ca_.directory_url, options.contacts,
                               crypto::key_type_name(options.key_type), clock_.now()};
   if (eab) record.eab_kid = eab->kid;
-  store_.save_account(id, record, account_key_->to_pem());
+  store_.save_account(id, record, crypto::SecretString(account_key_->to_pem()));
   account_created_ = true;
   nlohmann::json details = {{"ca", ca_.directory_url}, {"account", created.url}};
   if (!options.account_name.empty()) details["account_name"] = options.account_name;
   if (eab) details["eab_kid"] = eab->kid;
   log_event(store_, clock_, "account.created", "", details);
+}
+
+std::string Session::register_again(const std::string& id, store::AccountRecord record, const Progress& progress) {
+  if (progress)
+    progress(fmt::format("the CA no longer knows account {} (accountDoesNotExist); registering its key again",
+                         record.url));
+  // The terms were agreed to when this account was first registered with this key at this CA.
+  acme::Account again = client_.register_account(record.contacts, /*agree_to_terms=*/true, std::nullopt);
+  const std::string previous = record.url;
+  record.url = again.url;
+  {
+    // Called during an order, when no path of certcli holds the state lock.
+    auto state_lock = store_.lock(std::chrono::seconds{60});
+    store_.save_account(id, record, crypto::SecretString(account_key_->to_pem()));
+  }
+  log_event(store_, clock_, "account.registered_again", "",
+            {{"ca", ca_.directory_url}, {"account", again.url}, {"previous_account", previous}});
+  return again.url;
 }
 
 void record_failure(store::Store& store, const Clock& clock, store::DomainRecord& record, const Error& error,

@@ -70,6 +70,10 @@ class Session {
   bool account_created() const { return account_created_; }
 
  private:
+  // The client's account recovery: registers the stored account's key again at a CA that
+  // forgot it, and saves the new URL. `progress` must outlive the session.
+  std::string register_again(const std::string& id, store::AccountRecord record, const Progress& progress);
+
   store::Store& store_;
   Clock& clock_;
   CaSelection ca_;
@@ -87,6 +91,11 @@ struct ObtainedCertificate {
   bool order_resumed = false;
   std::string csr_public_key_der;
 };
+
+// What is wrong with a certificate's names (its dNSName and iPAddress SANs) for an order of
+// `ordered`: "" when they are the same set, else which names it lacks and which it adds. Compared
+// as certcli stores names (lowercase A-labels, IP addresses in canonical form). Pure.
+std::string certificate_names_mismatch(const std::vector<std::string>& ordered, const std::vector<std::string>& sans);
 
 // Saves `record` with last_updated_at set; the order flow calls it at every phase change.
 using SaveRecord = std::function<void()>;
@@ -124,13 +133,15 @@ void run_preflight(const store::DomainRecord& record, const challenge::Settings&
 
 // `challenge` is the effective setting (the record's, else config.toml's), not saved by this.
 // `replaces` is the ARI CertID of the certificate this one replaces (RFC 9773 5), or empty.
-// `reuse_key` (or the record's order.reuse_key): a new order is finalized with the live key.
+// `reuse_key` (or the record's order.reuse_key): a new order is finalized with the live key;
+// `chosen_key_pem` (pin-safe renewal's backup key): with that key instead.
 // Each authorization gets the solver its name needs from `solvers` (a wildcard dns-01, its
 // apex perhaps http-01); every challenge is presented, then waited on until it is visible
 // (dns-01 propagation), then answered; all are cleaned up at the end, failures as warnings.
 ObtainedCertificate run_order(Session& session, store::Store& store, store::DomainRecord& record,
                               const challenge::Settings& challenge, SolverPool& solvers, const SaveRecord& save,
-                              const Progress& progress, const std::string& replaces = {}, bool reuse_key = false);
+                              const Progress& progress, const std::string& replaces = {}, bool reuse_key = false,
+                              const std::string& chosen_key_pem = {});
 
 // The record of a domain whose certificate `info`, archived as `version`, just went live: names,
 // serial and dates from the certificate; status ready; renewal state afresh (buffer days and

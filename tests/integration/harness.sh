@@ -40,6 +40,8 @@
 #   PEBBLE_WFE_NONCEREJECT=N   % of valid nonces Pebble rejects (Pebble default 5 — keep it:
 #                              it exercises certcli's badNonce retry). Passed through even if
 #                              not exported. Other exported PEBBLE_* vars reach Pebble as-is.
+#   PEBBLE_VA_SLEEPTIME=N      Pebble's VA sleeps 0 to N-1 s before each validation request
+#                              (default: no sleep). Passed through even if not exported.
 #   HARNESS_START_TIMEOUT=30   seconds to wait for the servers to come up
 #   HARNESS_PEBBLE_EAB_KEYS='kid-1=KEY[,kid-2=KEY]'  Pebble requires External Account Binding
 #                              with these key ids and base64url MAC keys (default: not required)
@@ -328,6 +330,59 @@ _harness_kill() {
   wait "$pid" 2>/dev/null || true
 }
 
+# Start Pebble in the background (HARNESS_PEBBLE_PID), appending to pebble.log.
+# PEBBLE_VA_NOSLEEP: no random 0-15 s sleep before validations, unless the caller set
+# PEBBLE_VA_SLEEPTIME=N (each validation request then starts 0 to N-1 s late, as a real CA's
+# may). The nonce-reject rate is left at Pebble's default (5%) unless the caller set
+# PEBBLE_WFE_NONCEREJECT.
+_harness_run_pebble() {
+  local -a penv=(PEBBLE_VA_NOSLEEP=1)
+  if [[ -n "${PEBBLE_VA_SLEEPTIME:-}" ]]; then
+    penv=(PEBBLE_VA_NOSLEEP=0 "PEBBLE_VA_SLEEPTIME=$PEBBLE_VA_SLEEPTIME")
+  fi
+  if [[ -n "${PEBBLE_WFE_NONCEREJECT+set}" ]]; then
+    penv+=("PEBBLE_WFE_NONCEREJECT=$PEBBLE_WFE_NONCEREJECT")
+  fi
+  # Run from HARNESS_DIR: Pebble resolves nothing relative, but keeps stray files out of cwd.
+  (cd "$HARNESS_DIR" && exec env "${penv[@]}" pebble \
+    -config "$HARNESS_DIR/pebble-config.json" -dnsserver "$_HARNESS_PEBBLE_DNS" \
+    </dev/null >>"$HARNESS_DIR/pebble.log" 2>&1) &
+  HARNESS_PEBBLE_PID=$!
+}
+
+# The CA goes away: Pebble is killed (SIGKILL, like a crash or a host going down) and its
+# ports are closed until harness_start_pebble_again.
+harness_kill_pebble() {
+  kill -KILL "$HARNESS_PEBBLE_PID" 2>/dev/null || true
+  wait "$HARNESS_PEBBLE_PID" 2>/dev/null || true
+}
+
+# Pebble again on the same ports, with the same configuration, and none of its state: it
+# forgets every account, order and authorization, and makes a new issuing hierarchy (fetched
+# again into PEBBLE_ROOT_PEM / PEBBLE_INTERMEDIATE_PEM). A watchdog of its own kills it if the
+# calling shell dies without its EXIT trap.
+harness_start_pebble_again() {
+  _harness_run_pebble
+  export HARNESS_PEBBLE_PID
+  local owner=$$ pebble_pid=$HARNESS_PEBBLE_PID deadline=$((SECONDS + ${HARNESS_START_TIMEOUT:-30}))
+  (
+    trap - EXIT INT TERM HUP
+    while kill -0 "$owner" 2>/dev/null; do sleep 1; done
+    kill -TERM "$pebble_pid" 2>/dev/null
+  ) </dev/null >/dev/null 2>&1 &
+  until _harness_curl -f -o /dev/null --cacert "$CERTCLI_TEST_CA_BUNDLE" "$CERTCLI_TEST_DIRECTORY" 2>/dev/null; do
+    if ! _harness_pid_alive "$HARNESS_PEBBLE_PID" || ((SECONDS >= deadline)); then
+      _harness_log "pebble did not come back on $CERTCLI_TEST_DIRECTORY"
+      _harness_dump_logs
+      return 1
+    fi
+    sleep 0.1
+  done
+  _harness_curl -f --cacert "$CERTCLI_TEST_CA_BUNDLE" -o "$PEBBLE_ROOT_PEM" "$PEBBLE_MANAGEMENT_URL/roots/0" &&
+    _harness_curl -f --cacert "$CERTCLI_TEST_CA_BUNDLE" -o "$PEBBLE_INTERMEDIATE_PEM" \
+      "$PEBBLE_MANAGEMENT_URL/intermediates/0"
+}
+
 # Stop the servers of one start attempt (used on failure and by harness_stop).
 _harness_kill_servers() {
   _harness_kill "${_HARNESS_WATCHDOG_PID:-}"
@@ -379,17 +434,9 @@ EOF
     </dev/null >"$HARNESS_DIR/challtestsrv.log" 2>&1 &
   HARNESS_CHALLTESTSRV_PID=$!
 
-  # PEBBLE_VA_NOSLEEP: no random 0-15 s sleep before validations. The nonce-reject rate is
-  # left at Pebble's default (5%) unless the caller set PEBBLE_WFE_NONCEREJECT.
-  local -a penv=(PEBBLE_VA_NOSLEEP=1)
-  if [[ -n "${PEBBLE_WFE_NONCEREJECT+set}" ]]; then
-    penv+=("PEBBLE_WFE_NONCEREJECT=$PEBBLE_WFE_NONCEREJECT")
-  fi
-  # Run from HARNESS_DIR: Pebble resolves nothing relative, but keeps stray files out of cwd.
-  (cd "$HARNESS_DIR" && exec env "${penv[@]}" pebble \
-    -config "$HARNESS_DIR/pebble-config.json" -dnsserver "${HARNESS_PEBBLE_DNS:-127.0.0.1:$dns_port}" \
-    </dev/null >"$HARNESS_DIR/pebble.log" 2>&1) &
-  HARNESS_PEBBLE_PID=$!
+  _HARNESS_PEBBLE_DNS="${HARNESS_PEBBLE_DNS:-127.0.0.1:$dns_port}"
+  : >"$HARNESS_DIR/pebble.log"
+  _harness_run_pebble
 
   # Watchdog: if the shell that owns the harness disappears without running its EXIT trap
   # (SIGKILL, ctest timeout), kill the servers anyway. Detached from stdout/stderr so it

@@ -395,7 +395,9 @@ TEST_CASE("set_value checks the key and the value before writing") {
       {"renewal.deploy_hook", "", "is empty"},
   };
   for (const auto& [key, value, expected] : cases) {
-    e = error_of([&] { config::set_value(file, key, value, env); });
+    // Copies: Clang before 16 cannot capture structured bindings in a lambda.
+    const std::string k = key, v = value;
+    e = error_of([&] { config::set_value(file, k, v, env); });
     CHECK(e.kind() == ErrorKind::invalid_input);
     CHECK_THAT(e.what(), Catch::Contains(expected));
   }
