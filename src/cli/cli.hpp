@@ -103,6 +103,10 @@ struct ChallengeArgs {
 };
 void add_challenge_options(CLI::App* command, ChallengeArgs& args);
 
+// The options a command line may name at `app`: its own and, since the apps fall through,
+// every parent's (global options may come after the subcommand).
+std::vector<CLI::Option*> options_in_scope(CLI::App* app);
+
 void register_domain_commands(CLI::App& app, Context& context);
 void register_issue_command(CLI::App& app, Context& context);
 void register_status_command(CLI::App& app, Context& context);

@@ -57,16 +57,6 @@ bool has_marker(CLI::Option* option, const char* name) {
   return false;
 }
 
-// The options a word may name at `app`: its own and, since the apps fall through, every
-// parent's (global options may come after the subcommand).
-std::vector<CLI::Option*> options_in_scope(CLI::App* app) {
-  std::vector<CLI::Option*> options;
-  for (CLI::App* a = app; a != nullptr; a = a->get_fallthrough() ? a->get_parent() : nullptr)
-    for (CLI::Option* option : a->get_options([](CLI::Option* o) { return o->nonpositional(); }))
-      options.push_back(option);
-  return options;
-}
-
 CLI::Option* find_option(CLI::App* app, const std::string& word) {
   for (CLI::Option* option : options_in_scope(app)) {
     if (word.starts_with("--") ? option->check_lname(word.substr(2)) : word.size() == 2 && option->check_sname(word.substr(1)))

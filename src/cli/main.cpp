@@ -24,6 +24,14 @@
 
 namespace certcli::cli {
 
+std::vector<CLI::Option*> options_in_scope(CLI::App* app) {
+  std::vector<CLI::Option*> options;
+  for (CLI::App* a = app; a != nullptr; a = a->get_fallthrough() ? a->get_parent() : nullptr)
+    for (CLI::Option* option : a->get_options([](CLI::Option* o) { return o->nonpositional(); }))
+      options.push_back(option);
+  return options;
+}
+
 // The last gate before the terminal: an error may carry text from outside (a CA, a hook, a
 // state file) that its source did not escape; a control character other than a line break or
 // tab is shown as \xNN, so no escape sequence in it reaches the operator's terminal as one.
@@ -187,16 +195,6 @@ std::string command_path(const CLI::App* app) {
 // " for 'certcli issue'", or nothing at the top level.
 std::string for_command(const CLI::App* app) {
   return app->get_parent() == nullptr ? "" : fmt::format(" for '{}'", command_path(app));
-}
-
-// The options a command line may name at `app`: its own and, since the apps fall through,
-// every parent's (global options may come after the subcommand).
-std::vector<CLI::Option*> options_in_scope(CLI::App* app) {
-  std::vector<CLI::Option*> options;
-  for (CLI::App* a = app; a != nullptr; a = a->get_fallthrough() ? a->get_parent() : nullptr)
-    for (CLI::Option* option : a->get_options([](CLI::Option* o) { return o->nonpositional(); }))
-      options.push_back(option);
-  return options;
 }
 
 CLI::Option* find_option(CLI::App* app, const std::string& name, bool long_name) {

@@ -13,6 +13,8 @@ void free_extension_stack(STACK_OF(X509_EXTENSION)* stack) {
   sk_X509_EXTENSION_pop_free(stack, X509_EXTENSION_free);
 }
 
+void free_x509_stack(STACK_OF(X509)* stack) { sk_X509_pop_free(stack, X509_free); }
+
 std::string drain_openssl_errors() {
   std::string text;
   while (unsigned long code = ERR_get_error()) {

@@ -14,10 +14,10 @@
 namespace certcli::crypto {
 namespace {
 
-void free_x509_stack(STACK_OF(X509)* stack) { sk_X509_pop_free(stack, X509_free); }
-using X509StackPtr = std::unique_ptr<STACK_OF(X509), Deleter<free_x509_stack>>;
-using X509StorePtr = std::unique_ptr<X509_STORE, Deleter<X509_STORE_free>>;
-using X509StoreCtxPtr = std::unique_ptr<X509_STORE_CTX, Deleter<X509_STORE_CTX_free>>;
+using detail::X509StackPtr;
+using detail::X509StoreCtxPtr;
+using detail::X509StorePtr;
+
 
 std::string der_of_public_key(EVP_PKEY* key) {
   unsigned char* raw = nullptr;
