@@ -6,6 +6,8 @@
 // planted by someone who can write there is refused, never followed.
 #pragma once
 
+#include "certcli/error.hpp"
+
 #include <filesystem>
 #include <optional>
 #include <string>
@@ -39,6 +41,8 @@ class UniqueFd {
 // a temp file in the same directory, fsync, rename, fsync of the directory. Throws
 // Error{state} naming the file.
 void write_file_atomic(const fs::path& path, std::string_view content, fs::perms mode);
+// Error{state}: a symbolic link where certcli writes, named, with who could have planted it.
+Error link_refused(const fs::path& path);
 // Throws Error{state} naming the file when it cannot be read.
 std::string read_file(const fs::path& path);
 // Creates `dir` (and missing parents) with mode 0700; tightens an existing one.

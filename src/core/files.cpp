@@ -22,17 +22,6 @@ Error io_error(const std::string& what, const fs::path& path, int err) {
                "check that the state directory is writable by this user (see --home)", path.string());
 }
 
-// Links are refused in the trees certcli writes into as root: whoever could plant one there
-// could otherwise make certcli create, truncate or chmod any file on the system.
-Error link_refused(const fs::path& path) {
-  return Error(ErrorKind::state,
-               fmt::format("{} is a symbolic link; certcli does not follow links it did not make", path.string()),
-               fmt::format("nothing was read or written through it: remove the link, and check who else can write "
-                           "to {}",
-                           path.parent_path().string()),
-               path.string());
-}
-
 const char* file_type_name(mode_t mode) {
   if (S_ISDIR(mode)) return "a directory";
   if (S_ISFIFO(mode)) return "a FIFO";
@@ -68,6 +57,17 @@ std::string temp_name_for(const std::string& name) {
 }
 
 }  // namespace
+
+// Links are refused in the trees certcli writes into as root: whoever could plant one there
+// could otherwise make certcli create, truncate or chmod any file on the system.
+Error link_refused(const fs::path& path) {
+  return Error(ErrorKind::state,
+               fmt::format("{} is a symbolic link; certcli does not follow links it did not make", path.string()),
+               fmt::format("nothing was read or written through it: remove the link, and check who else can write "
+                           "to {}",
+                           path.parent_path().string()),
+               path.string());
+}
 
 UniqueFd::~UniqueFd() {
   if (fd_ >= 0) ::close(fd_);

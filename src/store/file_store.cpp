@@ -92,15 +92,6 @@ void require_private(int fd, const fs::path& dir, bool tighten) {
   if (tighten && (st.st_mode & 077) != 0) ::fchmod(fd, 0700);
 }
 
-Error link_refused(const fs::path& path) {
-  return Error(ErrorKind::state,
-               fmt::format("{} is a symbolic link; certcli does not follow links it did not make", path.string()),
-               fmt::format("nothing was read or written through it: remove the link, and check who else can write "
-                           "to {}",
-                           path.parent_path().string()),
-               path.string());
-}
-
 // The state directory itself, opened (its own path is the operator's, so a link naming it is
 // followed) and checked. Missing: an empty UniqueFd, or created when `create`.
 files::UniqueFd open_home(const fs::path& home, bool create) {
@@ -679,7 +670,7 @@ class FileStore final : public Store {
       if (errno == ENOENT) return false;
       throw unreadable_state(at.shown.parent_path(), errno);
     }
-    if (S_ISLNK(st.st_mode)) throw link_refused(at.shown);
+    if (S_ISLNK(st.st_mode)) throw files::link_refused(at.shown);
     return true;
   }
 
@@ -911,7 +902,7 @@ class FileStore final : public Store {
         std::string file = it->path().filename().string();
         if (file != "account.key" && file != "key.pem" && file != "backup-key.pem") continue;
         // A linked key would be read, re-encrypted or rewritten through the link: refused, not skipped.
-        if (it->is_symlink(ec)) throw link_refused(it->path());
+        if (it->is_symlink(ec)) throw files::link_refused(it->path());
         if (it->is_regular_file(ec)) found.push_back(it->path());
       }
       if (ec) throw unreadable_state(home_ / top, ec.value());
