@@ -39,6 +39,38 @@ std::string hint_for(const Problem& problem, const std::string& context) {
   return "see the CA's detail above";
 }
 
+
+// The directory GET and the newNonce HEAD change nothing at the CA, so a passing failure (no
+// answer at all, or a 5xx without Retry-After: a CA restarting behind its load balancer) is tried
+// again, 1 s then 2 s apart, while the run's budget allows: kTransportAttempts tries in all.
+// `asked_retry` is the Retry-After rule every request follows (429/503 with a time to wait).
+template <class Send, class AskedRetry>
+net::HttpResponse send_idempotent(Clock& clock, TimePoint deadline, Send send, AskedRetry asked_retry) {
+  int failures = 0;
+  auto another_try = [&] {
+    ++failures;
+    const std::chrono::seconds backoff{1 << (failures - 1)};
+    if (failures >= kTransportAttempts || clock.now() + backoff > deadline) return false;
+    clock.sleep_for(backoff);
+    return true;
+  };
+  for (;;) {
+    throw_if_stop_requested();
+    net::HttpResponse response;
+    try {
+      response = send();
+    } catch (const Error& e) {
+      if (e.kind() != ErrorKind::network) throw;
+      if (another_try()) continue;
+      throw Error(ErrorKind::network, fmt::format("{} (tried {} time{})", e.what(), failures, failures == 1 ? "" : "s"),
+                  e.hint(), e.subject());
+    }
+    if (asked_retry(response)) continue;
+    if (response.status >= 500 && response.status <= 599 && another_try()) continue;
+    return response;
+  }
+}
+
 }  // namespace
 
 Client::Client(net::HttpTransport& http, Clock& clock, std::string directory_url)
@@ -74,11 +106,11 @@ bool Client::retry_when_asked(const net::HttpResponse& response, const std::stri
 const Directory& Client::directory() {
   std::lock_guard exchange(exchange_mutex_);
   if (directory_) return *directory_;
-  net::HttpResponse response;
-  for (int retries = 0;;) {
-    response = http_.get(directory_url_);
-    if (!retry_when_asked(response, directory_url_, "GET " + directory_url_, retries)) break;
-  }
+  int retries = 0;
+  const std::string request = "GET " + directory_url_;
+  net::HttpResponse response = send_idempotent(
+      clock_, deadline_, [&] { return http_.get(directory_url_); },
+      [&](const net::HttpResponse& r) { return retry_when_asked(r, directory_url_, request, retries); });
   remember_nonce(response);
   const std::string hint = "check the directory URL (--directory or --ca); it must be the CA's ACME directory";
   if (response.status != 200)
@@ -138,11 +170,12 @@ void Client::remember_nonce(const net::HttpResponse& response) {
 std::string Client::take_nonce() {
   std::lock_guard exchange(exchange_mutex_);
   if (nonce_pool_.empty()) {
-    net::HttpResponse response;
-    for (int retries = 0;;) {
-      response = http_.head(directory().new_nonce);
-      if (!retry_when_asked(response, directory().new_nonce, "HEAD " + directory().new_nonce, retries)) break;
-    }
+    int retries = 0;
+    const std::string url = directory().new_nonce;
+    const std::string request = "HEAD " + url;
+    net::HttpResponse response = send_idempotent(
+        clock_, deadline_, [&] { return http_.head(url); },
+        [&](const net::HttpResponse& r) { return retry_when_asked(r, url, request, retries); });
     remember_nonce(response);
     if (nonce_pool_.empty())
       throw Error(ErrorKind::ca_rejected, fmt::format("{} gave no Replay-Nonce (HTTP {})", directory().new_nonce, response.status),
