@@ -16,6 +16,7 @@
 #include <array>
 #include <cctype>
 #include <cstdlib>
+#include <map>
 #include <set>
 
 namespace certcli::lifecycle {
@@ -189,13 +190,28 @@ CheckResult dns_update_check(const std::string& zone, const challenge::DnsSettin
   });
 }
 
-CheckResult caa_check(const std::string& name, const ChallengeEnvironment& environment) {
+// The CAA records found for a name, by the name the climb starts at: `example.com` and
+// `*.example.com` start at the same one (RFC 8659 3), so a wildcard order looks up once.
+struct CaaFound {
+  std::vector<dns::CaaRecord> records;
+  std::string found_at;
+};
+using CaaCache = std::map<std::string, CaaFound>;
+
+CheckResult caa_check(const std::string& name, const ChallengeEnvironment& environment, CaaCache& cache) {
   return guarded("caa", [&] {
     // CAA records live in DNS names' zones; none governs an IP address (RFC 8738 7).
     if (is_ip_address(name))
       return CheckResult{"caa", true, false, "valid", "CAA does not apply to an IP address", ""};
-    std::string found_at;
-    auto records = environment.resolver->relevant_caa(name, &found_at);
+    const std::string start = is_wildcard(name) ? name.substr(2) : name;
+    auto cached = cache.find(start);
+    if (cached == cache.end()) {
+      CaaFound found;
+      found.records = environment.resolver->relevant_caa(start, &found.found_at);
+      cached = cache.emplace(start, std::move(found)).first;
+    }
+    const std::string& found_at = cached->second.found_at;
+    const auto& records = cached->second.records;
     if (records.empty()) return CheckResult{"caa", true, false, "valid", "no CAA records: any CA may issue", ""};
     bool wildcard = is_wildcard(name);
     CaaVerdict verdict = evaluate_caa(records, environment.caa_identities, wildcard);
@@ -363,6 +379,7 @@ VerifyReport run_checks(const store::DomainRecord& record, const challenge::Sett
   report.domain = record.name;
   bool require_ownership = environment.require_ownership || record.verification.require_ownership;
   std::set<std::string> update_zones;  // zones whose dns-update check has run
+  CaaCache caa_found;
   for (const auto& name : record.names) {
     NameReport checks{name, effective.type_for(name), {}};
     if (checks.challenge_type == "http-01") {
@@ -385,7 +402,7 @@ VerifyReport run_checks(const store::DomainRecord& record, const challenge::Sett
         if (update) checks.checks.push_back(std::move(*update));
       }
     }
-    checks.checks.push_back(caa_check(name, environment));
+    checks.checks.push_back(caa_check(name, environment, caa_found));
     if (require_ownership) checks.checks.push_back(ownership_check(name, record.verification, resolver));
     report.names.push_back(std::move(checks));
   }
@@ -428,8 +445,8 @@ VerifyReport verify_domain(store::Store& store, const Clock& clock, const Verify
       environment.caa_identities.push_back(std::move(identity));
   // One solver for the run, made when the first http-01 name needs it.
   std::unique_ptr<challenge::Solver> solver;
-  HttpSolverFor http_solver = [&solver](const challenge::HttpSettings& settings) -> challenge::Solver& {
-    if (!solver) solver = challenge::make_http_solver(settings);
+  HttpSolverFor http_solver = [&solver, &environment](const challenge::HttpSettings& settings) -> challenge::Solver& {
+    if (!solver) solver = challenge::make_http_solver(settings, environment.http01_directory);
     return *solver;
   };
   VerifyReport report = run_checks(record, challenge::merge_settings(record.challenge, request.default_challenge),
