@@ -40,64 +40,8 @@ else
   trap 'rm -rf -- "$work"' EXIT
 fi
 
-# generate DIR N — N domain records, dirs 0700 and files 0600 as certcli makes them.
-generate() {
-  "$PYTHON" - "$1" "$2" "${BENCH_ARI:-0}" <<'PY'
-import base64, datetime, hashlib, os, sys
-home, count, ari = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "1"
-now = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
-fmt = lambda t: t.strftime("%Y-%m-%dT%H:%M:%SZ")
-not_before = now - datetime.timedelta(days=10)
-expires = not_before + datetime.timedelta(days=90) - datetime.timedelta(seconds=1)
-os.umask(0o077)
-os.makedirs(os.path.join(home, "domains"), mode=0o700, exist_ok=True)
-os.chmod(home, 0o700)
-for i in range(count):
-    name = f"d{i:05d}.bench.test"
-    digest = hashlib.sha256(name.encode()).hexdigest().upper()
-    fingerprint = ":".join(digest[j:j + 2] for j in range(0, 64, 2))
-    # Keys in the order toml++ writes them: the top-level values, then the tables by name.
-    record = f"""# Written by certcli 0.1.0. Safe to read; edit only while certcli is not running.
-created_at = {fmt(not_before)}
-key_type = 'ec256'
-management = 'managed'
-name = '{name}'
-names = [ '{name}', 'www.{name}' ]
-
-[certificate]
-directory_url = 'https://acme-v02.api.letsencrypt.org/directory'
-expires_at = {fmt(expires)}
-fingerprint = '{fingerprint}'
-issued_at = {fmt(not_before)}
-last_updated_at = {fmt(not_before)}
-live_version = '{not_before.strftime("%Y%m%dT%H%M%SZ")}'
-not_before = {fmt(not_before)}
-phase = 'completed'
-serial = '{digest[:32]}'
-status = 'ready'
-
-[challenge]
-type = 'http-01'
-webroot = '/var/www/acme'
-"""
-    if ari:
-        b64 = lambda b: base64.urlsafe_b64encode(b).rstrip(b"=").decode()
-        day = lambda n: fmt(not_before + datetime.timedelta(days=n))
-        record += f"""
-[renewal]
-ari_cert_id = '{b64(hashlib.sha1(b"bench issuer").digest())}.{b64(bytes.fromhex(digest[:32]))}'
-ari_fetch_after = {fmt(now + datetime.timedelta(hours=6))}
-ari_renew_at = {day(61)}
-ari_window_end = {day(62)}
-ari_window_start = {day(60)}
-"""
-    directory = os.path.join(home, "domains", name)
-    os.mkdir(directory, 0o700)
-    fd = os.open(os.path.join(directory, "domain.toml"), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    os.write(fd, record.encode())
-    os.close(fd)
-PY
-}
+# generate DIR N — N domain records (bench/generate_state.sh).
+generate() { HARNESS_PYTHON="$PYTHON" bench/generate_state.sh "$1" "$2"; }
 
 # timed OUT_PREFIX CMD... — runs CMD with stdout to OUT_PREFIX.out and stderr to .err; prints
 # "WALL_MS KIB EXIT CPU_MS" (CPU = user + system time of CMD).
@@ -173,7 +117,9 @@ print(r["acme_requests"], actions["skipped"], len(r["domains"]))' "$out.out") ||
     ((rc == 0)) || bad "check --json exited $rc with $n domains: $(head -c 500 "$out.err")"
     times+=("$ms") rss+=("$kib") cpu+=("$cpu_ms")
   done
-  checked=$("$PYTHON" -c 'import json, sys; print(len(json.load(open(sys.argv[1]))))' "$out.out" || echo "?")
+  checked=$("$PYTHON" -c 'import json, sys
+c = json.load(open(sys.argv[1]))
+print(len(c["domains"] if isinstance(c, dict) else c))' "$out.out" || echo "?")
   [[ "$checked" == "$n" ]] || bad "check --json listed $checked domains, expected $n"
   summary "check --json" "$n" "${times[*]}" "${rss[*]}" "${cpu[*]}" "-"
   [[ "${BENCH_KEEP:-0}" == 1 ]] || rm -rf -- "$home"

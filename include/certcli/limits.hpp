@@ -8,6 +8,8 @@
 #include <certcli/error.hpp>
 
 #include <chrono>
+#include <map>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -152,6 +154,29 @@ Planned plan_for(const store::Store& store, const lifecycle::CaSelection& ca, co
 std::string check_budget(const store::Store& store, TimePoint now, const lifecycle::CaSelection& ca,
                          const std::string& account_id, const store::DomainRecord& record, bool ari,
                          const Settings& settings);
+
+// The ledger as one run sees it (`renew`, `renew --parallel`): read from the store once, at the
+// first check, instead of once per domain; and each check that lets an order go ahead holds that
+// order's place (its order and its certificate) at once, under one mutex, so renewals running
+// side by side cannot all take a budget's last place. The events themselves are still written
+// by record_event (under the state lock, which also serves other certcli processes).
+class RunLedger {
+ public:
+  explicit RunLedger(const store::Store& store) : store_(store) {}
+  // check_budget, against the ledger as read plus every place held in this run; when the order
+  // may go ahead (a warning or none), its place is held for `record.name`.
+  std::string check_and_hold(TimePoint now, const lifecycle::CaSelection& ca, const std::string& account_id,
+                             const store::DomainRecord& record, bool ari, const Settings& settings);
+  // The renewal of `domain` failed: no certificate came of it, so that place is freed. Its order
+  // stays held (the CA may have counted one).
+  void release_certificate(const std::string& domain);
+
+ private:
+  const store::Store& store_;
+  std::mutex mutex_;
+  std::optional<std::vector<Entry>> read_;         // the ledger, once read
+  std::map<std::string, std::vector<Entry>> held_;  // by domain
+};
 
 // Appends one entry to the ledger under the state lock (pruning what is past every window).
 // Never throws: the CA has already counted it, so a failure here is only reported (the returned

@@ -296,12 +296,12 @@ Planned plan_for(const store::Store& store, const lifecycle::CaSelection& ca, co
   return planned;
 }
 
-std::string check_budget(const store::Store& store, TimePoint now, const lifecycle::CaSelection& ca,
-                         const std::string& account_id, const store::DomainRecord& record, bool ari,
-                         const Settings& settings) {
-  const CaLimits limits = limits_for(ca, settings);
-  if (limits.limits.empty()) return {};
-  const Decision decision = decide(read_ledger(store), limits, plan_for(store, ca, account_id, record, ari), now);
+namespace {
+
+// A decision as text: empty when the order fits with room to spare, a warning when a budget is
+// close (or passed while `settings.ignore`); LimitReached when a budget would be passed.
+std::string judge(const Decision& decision, const CaLimits& limits, const store::DomainRecord& record, TimePoint now,
+                  const Settings& settings) {
   if (decision.verdict == Verdict::ok) return {};
   std::vector<const Budget*> tight;
   for (const auto& budget : decision.budgets)
@@ -322,6 +322,43 @@ std::string check_budget(const store::Store& store, TimePoint now, const lifecyc
                   "limits; --ignore-limits orders anyway",
                   when),
       record.name, decision.retry_at.value_or(now + std::chrono::hours{1}));
+}
+
+}  // namespace
+
+std::string check_budget(const store::Store& store, TimePoint now, const lifecycle::CaSelection& ca,
+                         const std::string& account_id, const store::DomainRecord& record, bool ari,
+                         const Settings& settings) {
+  const CaLimits limits = limits_for(ca, settings);
+  if (limits.limits.empty()) return {};
+  return judge(decide(read_ledger(store), limits, plan_for(store, ca, account_id, record, ari), now), limits, record,
+               now, settings);
+}
+
+std::string RunLedger::check_and_hold(TimePoint now, const lifecycle::CaSelection& ca, const std::string& account_id,
+                                      const store::DomainRecord& record, bool ari, const Settings& settings) {
+  const CaLimits limits = limits_for(ca, settings);
+  if (limits.limits.empty()) return {};
+  const Planned planned = plan_for(store_, ca, account_id, record, ari);
+  std::lock_guard guard(mutex_);
+  if (!read_) read_ = read_ledger(store_);
+  std::vector<Entry> entries = *read_;
+  for (const auto& [domain, held] : held_) entries.insert(entries.end(), held.begin(), held.end());
+  std::string warning = judge(decide(entries, limits, planned, now), limits, record, now, settings);
+  // What record_event will write for it: the order, then the certificate.
+  Entry order{now, Event::order, planned.ca, planned.account.empty() ? planned.ca : planned.account, planned.names,
+              planned.renewal, ari};
+  Entry certificate = order;
+  certificate.event = Event::certificate;
+  held_[record.name] = {std::move(order), std::move(certificate)};
+  return warning;
+}
+
+void RunLedger::release_certificate(const std::string& domain) {
+  std::lock_guard guard(mutex_);
+  auto it = held_.find(domain);
+  if (it == held_.end()) return;
+  std::erase_if(it->second, [](const Entry& e) { return e.event == Event::certificate; });
 }
 
 std::string record_event(store::Store& store, TimePoint now, Event event, const std::string& ca,

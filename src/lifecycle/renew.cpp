@@ -6,6 +6,7 @@
 
 #include <certcli/challenge.hpp>
 #include <certcli/error.hpp>
+#include <certcli/limits.hpp>
 #include <certcli/names.hpp>
 #include <certcli/pin.hpp>
 #include <certcli/renewal.hpp>
@@ -93,7 +94,10 @@ CaSelection dry_run_ca(const RenewRequest& request, const store::DomainRecord& r
   return select_ca("", record.directory_url.empty() ? ca_presets().front().directory_url : record.directory_url, false);
 }
 
-CaSelection renewal_ca(const store::DomainRecord& record) {
+// The CA the certificate came from. A domain never issued has none yet: it goes where the
+// command says (--ca, --directory), else to the default CA.
+CaSelection renewal_ca(const store::DomainRecord& record, const std::optional<CaSelection>& asked = std::nullopt) {
+  if (record.directory_url.empty() && asked) return *asked;
   return select_ca("", record.directory_url.empty() ? ca_presets().front().directory_url : record.directory_url, false);
 }
 
@@ -111,7 +115,11 @@ class Renewal {
   RenewReport run() {
     RenewReport report;
     std::vector<store::DomainRecord> records = selected_domains();
-    if (!request_.dry_run) refresh_renewal_windows(records);
+    if (!request_.dry_run) {
+      if (std::any_of(records.begin(), records.end(), [&](const auto& r) { return asks_for_renewal_window(r); }))
+        check_keys_once();  // before the first write
+      refresh_renewal_windows(records);
+    }
     std::vector<std::string> due;
     for (const auto& record : records) {
       RenewOutcome outcome = decide(record);
@@ -121,6 +129,7 @@ class Renewal {
       }
       report.outcomes.push_back(std::move(outcome));
     }
+    if (!due.empty()) check_keys_once();
     // A record that cannot be read is reported, never renewed nor rewritten: the others go on.
     for (auto& damaged : unreadable_) {
       RenewOutcome outcome;
@@ -137,14 +146,16 @@ class Renewal {
       run_in_parallel(due.size(), [&](size_t i) { renewed[i] = renew_one(due[i]); });
       for (auto& outcome : renewed) report.outcomes.push_back(std::move(outcome));
     }
-    std::sort(report.outcomes.begin(), report.outcomes.end(),
-              [](const RenewOutcome& a, const RenewOutcome& b) { return a.domain < b.domain; });
+    // The skipped ones come in name order already; only the renewed and unreadable need placing.
+    auto by_domain = [](const RenewOutcome& a, const RenewOutcome& b) { return a.domain < b.domain; };
+    if (!std::is_sorted(report.outcomes.begin(), report.outcomes.end(), by_domain))
+      std::stable_sort(report.outcomes.begin(), report.outcomes.end(), by_domain);
     for (const auto& [url, session] : sessions_) report.acme_requests += session->client().request_count();
     if (!request_.dry_run) {
       // The records already read serve the alerts, but for those this run renewed.
+      const std::set<std::string> renewed(due.begin(), due.end());
       for (auto& record : records)
-        if (std::find(due.begin(), due.end(), record.name) != due.end())
-          record = real_store_.load_domain(record.name).value_or(record);
+        if (renewed.contains(record.name)) record = real_store_.load_domain(record.name).value_or(record);
       for (const auto& expiry : check_expiry(real_store_, clock_, webhook_http_, request_.settings.alerts, records))
         if (!expiry.alert_error.empty()) report.alert_errors.push_back(expiry.domain + ": " + expiry.alert_error);
     }
@@ -265,16 +276,29 @@ class Renewal {
   // has run out (its Retry-After), and stores the point chosen once inside it. A record whose
   // answer is still fresh costs nothing. ARI is the CA's advice: when asking fails, the other
   // rules decide, and the CA is asked again in an hour.
+  bool asks_for_renewal_window(const store::DomainRecord& record) const {
+    const auto& r = record.renewal;
+    const bool stale = !r.ari_fetch_after || clock_.now() >= *r.ari_fetch_after;
+    return record.management == "managed" && record.status == store::CertificateStatus::ready && !r.ari_cert_id.empty() &&
+           stale;
+  }
+
+  // The passphrase check main() runs for commands that read keys walks and opens every key file
+  // in the state directory: `renew` runs it only once something is due or about to be written,
+  // so that a run with nothing due reads the records alone. Before the first write either way.
+  void check_keys_once() {
+    if (keys_checked_) return;
+    keys_checked_ = true;
+    real_store_.check_key_passphrase();
+  }
+
   void refresh_renewal_windows(std::vector<store::DomainRecord>& records) {
     const TimePoint now = clock_.now();
     std::random_device seed;
     std::uniform_real_distribution<double> fraction(0.0, 1.0);
     for (auto& listed : records) {
       const auto& r = listed.renewal;
-      bool stale = !r.ari_fetch_after || now >= *r.ari_fetch_after;
-      if (listed.management != "managed" || listed.status != store::CertificateStatus::ready || r.ari_cert_id.empty() ||
-          !stale)
-        continue;
+      if (!asks_for_renewal_window(listed)) continue;
       wait_random_delay();
       std::unique_ptr<store::Lock> lock;
       try {
@@ -334,7 +358,7 @@ class Renewal {
     }
     store::DomainRecord record = require_domain(store_, name);  // re-read under the lock
     outcome.reason = request_.force ? "forced" : renewal::renewal_due(record, clock_.now(), policy_for(record)).reason;
-    const CaSelection ca = request_.dry_run ? dry_run_ca(request_, record) : renewal_ca(record);
+    const CaSelection ca = request_.dry_run ? dry_run_ca(request_, record) : renewal_ca(record, request_.ca);
     // --account, else the account the domain was last issued with at this CA.
     std::string account_name = !request_.account_name.empty()              ? request_.account_name
                                : ca.directory_url == record.directory_url ? record.account_name
@@ -352,9 +376,9 @@ class Renewal {
       // The CA's rate limits, from certcli's own ledger (a dry run counts nothing and is not held
       // to them). An ARI renewal, which names what it replaces, is exempt at Let's Encrypt.
       if (!request_.dry_run)
-        if (std::string warning = limits::check_budget(real_store_, clock_.now(), ca,
-                                                       steps::account_store_id(ca, account_name), record,
-                                                       /*ari=*/!record.renewal.ari_cert_id.empty(), request_.limits);
+        if (std::string warning = ledger_.check_and_hold(clock_.now(), ca, steps::account_store_id(ca, account_name),
+                                                         record, /*ari=*/!record.renewal.ari_cert_id.empty(),
+                                                         request_.limits);
             !warning.empty())
           say(name, warning);
       steps::Session& session = session_for(ca, account_name, /*with_account=*/true);
@@ -396,6 +420,7 @@ class Renewal {
   }
 
   void record_renewal_failure(store::DomainRecord& record, const Error& error, RenewOutcome& outcome) {
+    ledger_.release_certificate(record.name);
     steps::record_failure(store_, clock_, record, error, "renew");
     const TimePoint now = clock_.now();
     record.renewal.failures += 1;
@@ -454,9 +479,11 @@ class Renewal {
   const Progress& progress_;
   std::map<std::string, std::unique_ptr<steps::Session>> sessions_;
   std::vector<store::UnreadableDomain> unreadable_;
+  limits::RunLedger ledger_{real_store_};  // read once per run, shared by parallel renewals
   std::set<std::string> accounts_loaded_;
   std::mutex sessions_mutex_;
   bool delayed_ = false;
+  bool keys_checked_ = false;
   std::mutex say_mutex_;
   steps::SolverPool solvers_;
 };

@@ -8,6 +8,9 @@
 #include <catch2/catch.hpp>
 #include <fmt/format.h>
 
+#include <atomic>
+#include <thread>
+
 using namespace certcli;
 using namespace std::chrono_literals;
 
@@ -210,4 +213,49 @@ TEST_CASE("the budget check refuses before an order and the ledger counts throug
   CHECK(report[0].name == "letsencrypt");
   REQUIRE_FALSE(report[0].budgets.empty());
   CHECK(report[0].budgets[0].used == 2);
+}
+
+TEST_CASE("renewals running at once cannot all take a budget's last place") {
+  testing::TempDir home;
+  auto store = store::open_file_store(home.path);
+  const auto ca = lifecycle::select_ca("letsencrypt", "", false);
+  limits::Settings settings;
+  settings.custom = limits::parse_custom_limits("certificates_per_domain=3");
+  limits::RunLedger ledger(*store);
+  std::atomic<int> allowed{0}, refused{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 8; ++i)
+    threads.emplace_back([&, i] {
+      store::DomainRecord record;
+      record.name = fmt::format("n{}.example.org", i);
+      record.names = {record.name};
+      try {
+        (void)ledger.check_and_hold(kStart, ca, ca.id, record, false, settings);
+        ++allowed;
+      } catch (const limits::LimitReached&) {
+        ++refused;
+      }
+    });
+  for (auto& thread : threads) thread.join();
+  CHECK(allowed == 3);
+  CHECK(refused == 5);
+}
+
+TEST_CASE("a failed renewal frees its certificate's place in the run's ledger") {
+  testing::TempDir home;
+  auto store = store::open_file_store(home.path);
+  const auto ca = lifecycle::select_ca("letsencrypt", "", false);
+  limits::Settings settings;
+  settings.custom = limits::parse_custom_limits("certificates_per_domain=1");
+  limits::RunLedger ledger(*store);
+  store::DomainRecord a;
+  a.name = "a.example.org";
+  a.names = {a.name};
+  store::DomainRecord b = a;
+  b.name = "b.example.org";
+  b.names = {b.name};
+  (void)ledger.check_and_hold(kStart, ca, ca.id, a, false, settings);
+  CHECK_THROWS_AS(ledger.check_and_hold(kStart, ca, ca.id, b, false, settings), limits::LimitReached);
+  ledger.release_certificate(a.name);
+  CHECK_NOTHROW(ledger.check_and_hold(kStart, ca, ca.id, b, false, settings));
 }

@@ -5,6 +5,9 @@
 #include <certcli/store.hpp>
 
 #include <catch2/catch.hpp>
+#include <fmt/format.h>
+
+#include <algorithm>
 
 #include <csignal>
 #include <cstdlib>
@@ -333,4 +336,37 @@ TEST_CASE("removed copies are told apart from a longer name's and restored newes
   CHECK(store->load_domain("example.com")->key_type == "rsa2048");
   CHECK_THROWS_AS(store->restore_domain("example.com"), Error);  // managed again
   CHECK(store->newest_removed("example.com")->stamp == "20260101T000000Z");
+}
+
+TEST_CASE("listing a large store reads every record in name order, with damage in its place") {
+  // Enough records that the listing parses on several threads (FileStore::scan_domain_records).
+  TempDir dir;
+  auto store = store::open_file_store(dir.path);
+  store->save_domain(sample_record());  // makes the state directory as certcli does
+  const int count = 700;
+  for (int i = 0; i < count; ++i) {
+    auto record = sample_record();
+    record.name = fmt::format("d{:04}.example.com", i);
+    record.names = {record.name};
+    fs::path domain = dir.path / "domains" / record.name;
+    fs::create_directory(domain);
+    fs::permissions(domain, fs::perms::owner_all, fs::perm_options::replace);
+    std::string text = i == 321 ? std::string("name = [\n") : store::serialize(store::domain_to_toml(record));
+    store::write_file_atomic(domain / "domain.toml", text, fs::perms::owner_read | fs::perms::owner_write);
+  }
+  fs::path empty = dir.path / "domains" / "e.example.com";  // a directory without a record is skipped
+  fs::create_directory(empty);
+  fs::permissions(empty, fs::perms::owner_all, fs::perm_options::replace);
+
+  store::DomainListing listing = store->list_domains_and_damage();
+  REQUIRE(listing.records.size() == static_cast<size_t>(count));  // 699 generated + example.com
+  CHECK(listing.records.front().name == "d0000.example.com");
+  CHECK(listing.records[320].name == "d0320.example.com");
+  CHECK(listing.records[321].name == "d0322.example.com");
+  CHECK(listing.records.back().name == "example.com");
+  CHECK(std::is_sorted(listing.records.begin(), listing.records.end(),
+                       [](const auto& a, const auto& b) { return a.name < b.name; }));
+  REQUIRE(listing.unreadable.size() == 1);
+  CHECK(listing.unreadable[0].name == "d0321.example.com");
+  CHECK_THROWS_AS(store->list_domains(), Error);
 }
