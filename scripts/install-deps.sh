@@ -30,6 +30,8 @@ PACKAGES=(
   # a CNAME from one Knot zone into another as real CAs' resolvers do (Knot, authoritative only,
   # does not); knot.sh runs its own instance, never the system service
   unbound
+  # tests: the bench's CI smoke run (bench/compare.sh) measures CPU time and peak RSS with it
+  time
   # tests: the shells whose completion scripts are exercised (bash is always there)
   zsh fish
   # tests: the sanitizer build is Clang's, so that it also builds the libFuzzer targets (its
