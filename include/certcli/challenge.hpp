@@ -26,7 +26,10 @@ namespace certcli::challenge {
 struct HttpSettings {
   std::string listen;   // "ADDR:PORT" for certcli's own listener
   std::string webroot;  // when set, http-01 files are written under it instead
-  bool given() const { return !listen.empty() || !webroot.empty(); }
+  // When set, http-01 key authorizations are published into the state directory
+  // (<home>/http-01/<token>) for a running `certcli serve` to answer.
+  bool serve = false;
+  bool given() const { return !listen.empty() || !webroot.empty() || serve; }
 };
 
 struct DnsSettings {
@@ -154,8 +157,19 @@ class Http01Answers {
 std::unique_ptr<Solver> make_http_standalone_solver(const std::string& address, int port);
 // http-01 through an existing web server's document root.
 std::unique_ptr<Solver> make_http_webroot_solver(const std::filesystem::path& webroot);
-// http-01 from settings: the webroot when given, else the listener (default ":80").
-std::unique_ptr<Solver> make_http_solver(const HttpSettings& settings);
+// http-01 through `certcli serve`: each key authorization is written to <directory>/<token>
+// (atomically, 0600, never through a link), where a running `certcli serve` over the same state
+// directory reads it per request; cleanup() removes exactly the files present() wrote.
+std::unique_ptr<Solver> make_http_serve_solver(const std::filesystem::path& directory);
+// http-01 from settings: the webroot when given, the serve directory (`serve_directory`, the
+// state directory's http-01/) in serve mode, else the listener (default ":80").
+std::unique_ptr<Solver> make_http_solver(const HttpSettings& settings,
+                                         const std::filesystem::path& serve_directory = {});
+// The key authorization published for `token` in `directory` (by the serve solver), or nullopt
+// when the token is not base64url, nothing is published for it, or the entry is not a plain
+// file (a link is refused, never followed). Never throws for what it finds.
+std::optional<std::string> read_published_key_authorization(const std::filesystem::path& directory,
+                                                            const std::string& token) noexcept;
 
 // What a dns-01 solver needs from its caller.
 struct DnsContext {

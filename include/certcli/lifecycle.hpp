@@ -49,6 +49,8 @@ struct ChallengeEnvironment {
   std::vector<std::string> caa_identities;         // config.toml's; the CA's directory adds its own
   bool require_ownership = false;                  // config.toml asks every domain for the TXT token
   bool skip_preflight = false;                     // --skip-preflight
+  // Where http-01 answers are published for `certcli serve` (<home>/http-01), for the serve mode.
+  std::filesystem::path http01_directory;
 };
 
 struct AddDomainRequest {

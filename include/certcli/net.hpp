@@ -142,6 +142,12 @@ struct HttpServerLimits {
   std::size_t max_connections_per_client = 16;
 };
 
+// Told of every response the server sends, the handler's and its own (400, 405, 408, 431), for
+// an access log: the request as far as it was read (method and path empty when no complete head
+// parsed; the peer always set), the status and the body bytes sent. Called on the server's
+// thread; an exception from it is ignored.
+using HttpObserver = std::function<void(const HttpRequest& request, long status, std::size_t body_bytes)>;
+
 // Serves connections concurrently on one thread (a poll() loop over non-blocking sockets):
 // a request is answered as soon as its head is complete, whatever other connections do. Runs
 // until destroyed; the destructor returns at once, closing every connection.
@@ -149,7 +155,8 @@ class HttpServer {
  public:
   // `address` is an IPv4 or IPv6 literal; port 0 picks a free port. Throws Error{challenge}
   // (with "is another web server on port N?" as the hint) when it cannot bind.
-  HttpServer(const std::string& address, int port, HttpHandler handler, HttpServerLimits limits = {});
+  HttpServer(const std::string& address, int port, HttpHandler handler, HttpServerLimits limits = {},
+             HttpObserver observer = {});
   ~HttpServer();
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;
@@ -165,6 +172,7 @@ class HttpServer {
   int port_ = 0;
   HttpHandler handler_;
   HttpServerLimits limits_;
+  HttpObserver observer_;
   std::atomic<long> hits_{0};
   std::thread thread_;
 };

@@ -279,8 +279,14 @@ std::unique_ptr<Solver> make_http_webroot_solver(const fs::path& webroot) {
   return std::make_unique<HttpWebrootSolver>(webroot);
 }
 
-std::unique_ptr<Solver> make_http_solver(const HttpSettings& settings) {
+std::unique_ptr<Solver> make_http_solver(const HttpSettings& settings, const fs::path& serve_directory) {
   if (!settings.webroot.empty()) return make_http_webroot_solver(settings.webroot);
+  if (settings.serve) {
+    if (serve_directory.empty())
+      throw Error(ErrorKind::invalid_input, "http-01 through certcli serve needs the state directory",
+                  "answer http-01 with certcli's own listener or a webroot here");
+    return make_http_serve_solver(serve_directory);
+  }
   auto [address, port] = parse_listen_address(settings.listen.empty() ? ":80" : settings.listen);
   return make_http_standalone_solver(address, port);
 }

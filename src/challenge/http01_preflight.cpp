@@ -262,6 +262,10 @@ class Walk {
       return fmt::format("check that the webroot is the document root the web server serves for {}, and that it "
                          "serves files under /.well-known/acme-challenge/ as they are",
                          name_);
+    if (solver_.describe().starts_with("http-01 via certcli serve"))
+      return fmt::format("check that `certcli serve` runs over this state directory and that every web server of {} "
+                         "forwards /.well-known/acme-challenge/ to it",
+                         name_);
     if (solver_.describe().starts_with("http-01 on"))
       return fmt::format("the request reached another web server, not certcli's listener: check that {} points at "
                          "this host and that no other server or proxy in front answers port {}",

@@ -53,6 +53,8 @@ std::string describe(const Settings& settings) {
   std::vector<std::string> parts;
   if (!settings.http.webroot.empty())
     parts.push_back("http-01 via webroot " + settings.http.webroot);
+  else if (settings.http.serve)
+    parts.push_back("http-01 via certcli serve");
   else if (!settings.http.listen.empty() || !settings.dns.configured())
     parts.push_back("http-01 on " + (settings.http.listen.empty() ? std::string(":80") : settings.http.listen));
   const DnsSettings& dns = settings.dns;
@@ -73,6 +75,9 @@ void check_settings(const Settings& settings) {
                   "choose one way to publish the TXT record");
   if (!settings.http.listen.empty() && !settings.http.webroot.empty())
     throw invalid("both --http-listen and --webroot are given", "choose certcli's own listener or the webroot");
+  if (settings.http.serve && (!settings.http.listen.empty() || !settings.http.webroot.empty()))
+    throw invalid("--http-serve is given with --http-listen or --webroot",
+                  "choose one way to answer http-01: certcli serve, certcli's own listener or the webroot");
   if (!settings.http.listen.empty()) parse_listen_address(settings.http.listen);
   if (!dns.rfc2136_server.empty()) dns::parse_server_address(dns.rfc2136_server, "--dns-rfc2136");
   bool tsig_given = !dns.tsig_key.empty() || !dns.tsig_secret.empty() || !dns.tsig_algorithm.empty();

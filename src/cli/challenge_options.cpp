@@ -12,8 +12,13 @@ void add_challenge_options(CLI::App* command, ChallengeArgs& args) {
   auto* listen = command->add_option("--http-listen", args.http_listen,
                                      "http-01 with certcli's own listener on ADDR:PORT (default :80)")
                      ->group(http);
-  command->add_option("--webroot", args.webroot, "http-01 by writing files under this document root")
+  auto* webroot = command->add_option("--webroot", args.webroot, "http-01 by writing files under this document root")
+                      ->excludes(listen)
+                      ->group(http);
+  command->add_flag("--http-serve", args.http_serve,
+                    "http-01 answered by a running `certcli serve` over this state directory")
       ->excludes(listen)
+      ->excludes(webroot)
       ->group(http);
   auto* rfc2136 = command->add_option("--dns-rfc2136", args.dns_rfc2136,
                                       "dns-01 by RFC 2136 dynamic update to SERVER[:PORT] (an IP address)")
@@ -54,6 +59,7 @@ void add_challenge_options(CLI::App* command, ChallengeArgs& args) {
 std::optional<challenge::Settings> ChallengeArgs::settings() const {
   challenge::Settings s;
   s.http.listen = http_listen;
+  s.http.serve = http_serve;
   // Stored absolute: a timer runs in another working directory, and the store refuses a
   // relative webroot when it loads a record.
   s.http.webroot = webroot.empty() ? webroot : std::filesystem::absolute(webroot).lexically_normal().string();

@@ -33,6 +33,10 @@ struct GlobalOptions {
   std::string passphrase_file;  // --passphrase-file: the private keys' passphrase
   // Set by a subcommand's --json: results and errors go to stdout as JSON.
   bool json = false;
+  // -q/--quiet: errors only (with --json, the JSON document still goes to stdout).
+  bool quiet = false;
+  std::string color = "auto";     // --color auto|always|never (NO_COLOR honoured by auto)
+  std::string progress = "auto";  // --progress auto|always|never (auto: when stderr is a terminal)
   // The subcommand being run ("issue", "domain add"), stamped on every activity-log event.
   std::string command;
 };
@@ -61,6 +65,10 @@ class Context {
   // The CA the command line names, if it names one (--ca, --directory or --staging).
   std::optional<lifecycle::CaSelection> ca() const;
   GlobalOptions& options() { return options_; }
+  // Whether what goes to stdout may be coloured (--color, NO_COLOR, a terminal).
+  bool color() const;
+  // The progress callback every lifecycle call gets: terminal.hpp's ProgressReporter on stderr.
+  lifecycle::Progress progress() const;
   // A command that finished but must say something was wrong (some renewals failed, a hook
   // failed) reports on stderr itself and sets the exit status here, so that --json output
   // stays one document.
@@ -85,6 +93,7 @@ int run(int argc, char** argv, GlobalOptions& options);
 struct ChallengeArgs {
   std::string http_listen;
   std::string webroot;
+  bool http_serve = false;
   std::string dns_rfc2136;
   std::string tsig_key;
   std::string tsig_secret;
@@ -133,6 +142,8 @@ void register_ca_commands(CLI::App& app, Context& context);
 limits::Settings limit_settings(bool ignore_limits);
 void register_download_command(CLI::App& app, Context& context);
 void register_covers_command(CLI::App& app, Context& context);
+// certcli serve (cmd_serve.cpp): /allowed, /status, /healthz and http-01 answers over HTTP.
+void register_serve_command(CLI::App& app, Context& context);
 void register_upload_command(CLI::App& app, Context& context);
 // certcli pin (cmd_pin.cpp): pins, the pin table, live checks, trust, backup keys.
 void register_pin_commands(CLI::App& app, Context& context);
@@ -175,6 +186,21 @@ std::string describe_time(TimePoint t, TimePoint now);
 
 // A domain as JSON (`status --json`, and `domain show --json`, which adds to it).
 nlohmann::json domain_json(const lifecycle::DomainStatus& status, TimePoint now);
+
+// docs/json.md: the version of every JSON document certcli prints; raised when a field changes
+// meaning or goes away (new fields do not raise it).
+constexpr int kJsonSchemaVersion = 1;
+// Prints one JSON document on stdout with "schema_version" at its top (json_output.cpp).
+void print_json(nlohmann::json document);
+// The text print_json prints (for `certcli serve`, which answers /status/NAME with it).
+std::string json_text(nlohmann::json document);
+// The one JSON shape of an error: {kind, message, hint, exit_code, subject} (subject null when
+// the error names nothing).
+nlohmann::json error_json(ErrorKind kind, const std::string& message, const std::string& hint, const std::string& subject);
+nlohmann::json error_json(const Error& error);
+// A domain's stored error (domain.toml's type/detail/hint) in that shape: kind from the recorded
+// type, the CA's problem type as acme_type (null for certcli's own), subject the domain.
+nlohmann::json recorded_error_json(const store::RecordedError& error, const std::string& subject);
 
 // After a listing (status, domain list, check) has printed the domains it could read: names
 // each domain.toml it could not on stderr, with its line, and makes the command exit 5 (state).

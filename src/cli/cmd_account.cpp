@@ -64,7 +64,7 @@ nlohmann::json account_json(const lifecycle::AccountInfo& info) {
 
 void print_account(Context& context, const lifecycle::AccountInfo& info, const std::string& headline) {
   if (context.options().json) {
-    fmt::print("{}\n", account_json(info).dump(2));
+    print_json(account_json(info));
     return;
   }
   const auto& r = info.record;
@@ -111,8 +111,7 @@ void register_account_commands(CLI::App& app, Context& context) {
     if (context.config().account_key_type && register_cmd->count("--key-type") == 0)
       request.key_type = *context.config().account_key_type;
     request.eab = reg->account.eab;
-    auto progress = [](const std::string& line) { fmt::print(stderr, "certcli: {}\n", line); };
-    auto info = lifecycle::register_account(context.store(), context.clock(), context.http(), request, progress);
+    auto info = lifecycle::register_account(context.store(), context.clock(), context.http(), request, context.progress());
     print_account(context, info, info.created ? "Account registered" : "Account already registered (nothing sent)");
   });
 

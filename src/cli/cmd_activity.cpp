@@ -80,21 +80,23 @@ void register_activity_command(CLI::App& app, Context& context) {
       app.add_subcommand("activity", "Show the activity log: every change certcli made, when, by whom, with what outcome");
   activity->add_option("--domain", args->domain, "Only the events of this domain")->check(offers_domains());
   activity->add_option("--since", args->since, "Only events since a date (2026-11-25, RFC 3339) or for a while (12h, 7d)");
-  activity->add_flag("--json", context.options().json, "Print a JSON array of the events, oldest first");
+  activity->add_flag("--json", context.options().json, "Print {\"events\": [the events, oldest first]}");
   activity->callback([&context, args] {
     lifecycle::ActivityFilter filter;
     if (!args->domain.empty()) filter.domain = normalize_name(args->domain);
     if (!args->since.empty()) filter.since = parse_since(args->since, context.clock().now());
     auto log = lifecycle::read_activity(context.home(), filter);
-    if (!log.damaged.empty())
+    if (!log.damaged.empty() && !context.options().quiet)
       fmt::print(stderr, "certcli: warning: skipped {} damaged line{} of the activity log ({}{})\n", log.damaged.size(),
                  log.damaged.size() == 1 ? "" : "s", log.damaged.front(), log.damaged.size() > 1 ? ", ..." : "");
     if (context.options().json) {
-      fmt::print("{}\n", nlohmann::json(log.events).dump(2));
+      print_json({{"events", log.events}});
       return;
     }
     if (log.events.empty()) {
-      fmt::print(stderr, "certcli: no activity recorded{}\n", filter.domain.empty() && !filter.since ? "" : " that matches");
+      if (!context.options().quiet)
+        fmt::print(stderr, "certcli: no activity recorded{}\n",
+                   filter.domain.empty() && !filter.since ? "" : " that matches");
       return;
     }
     print_table(log.events);

@@ -62,7 +62,7 @@ void register_ca_commands(CLI::App& app, Context& context) {
                        {"staging", p.staging.empty() ? nlohmann::json() : nlohmann::json(p.staging)},
                        {"is_staging", p.name.ends_with("-staging")},
                        {"rate_limits", limits_json(limits::published_limits(p.name))}});
-      fmt::print("{}\n", nlohmann::json{{"cas", out}}.dump(2));
+      print_json(nlohmann::json{{"cas", out}});
       return;
     }
     fmt::print("{:<20} {:<20} {}\n", "NAME", "STAGING", "DIRECTORY");
@@ -103,7 +103,7 @@ void register_ca_commands(CLI::App& app, Context& context) {
           {"key_change", directory.key_change.empty() ? nlohmann::json() : nlohmann::json(directory.key_change)},
           {"rate_limits", limits_json(known)},
           {"acme_requests", client.request_count()}};
-      fmt::print("{}\n", out.dump(2));
+      print_json(out);
       return;
     }
     auto or_none = [](const std::string& text) { return text.empty() ? std::string("(none)") : text; };

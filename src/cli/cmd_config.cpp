@@ -48,14 +48,14 @@ void register_config_command(CLI::App& app, Context& context) {
 
   CLI::App* show =
       command->add_subcommand("show", "Show every setting: its value, and whether config.toml or a built-in gives it");
-  show->add_flag("--json", context.options().json, "Print a JSON array of {key, value, source, secret}");
+  show->add_flag("--json", context.options().json, "Print {\"settings\": [{key, value, source, secret}]}");
   show->callback([&context] {
     auto settings =
         config::effective_settings(config::load_config(config::config_file(context.home()), environment_variable));
     if (context.options().json) {
       nlohmann::json out = nlohmann::json::array();
       for (const auto& s : settings) out.push_back(to_json(s));
-      fmt::print("{}\n", out.dump(2));
+      print_json({{"settings", out}});
       return;
     }
     print_settings(settings, true);

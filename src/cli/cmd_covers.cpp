@@ -32,8 +32,7 @@ void register_covers_command(CLI::App& app, Context& context) {
                                 {"not_before", time(m.not_before)},
                                 {"not_after", time(m.not_after)},
                                 {"valid_now", m.valid_now}});
-      fmt::print("{}\n", nlohmann::json{{"host", report.host}, {"covered", report.covered()}, {"certificates", certificates}}
-                             .dump(2));
+      print_json(nlohmann::json{{"host", report.host}, {"covered", report.covered()}, {"certificates", certificates}});
     } else {
       for (const auto& m : report.matches) {
         std::string validity = !m.not_after              ? "no validity recorded"

@@ -43,6 +43,7 @@ nlohmann::json challenge_json(const challenge::Settings& c) {
   return {{"description", challenge::describe(c)},
           {"http_listen", text(c.http.listen)},
           {"webroot", text(c.http.webroot)},
+          {"http_serve", c.http.serve},
           {"dns",
            {{"provider", text(c.dns.provider())},
             {"rfc2136_server", text(c.dns.rfc2136_server)},
@@ -236,10 +237,28 @@ void register_domain_commands(CLI::App& app, Context& context) {
   });
 
   CLI::App* list = domain->add_subcommand("list", "List the domains, one per line: name, status, names");
+  list->add_flag("--json", context.options().json,
+                 "Print {\"domains\": [{domain, status, names, management, expires_at}]}");
   list->callback([&context] {
     std::vector<store::UnreadableDomain> unreadable;
     auto statuses = lifecycle::domain_status(context.store(), "", &unreadable);
-    if (statuses.empty() && unreadable.empty())
+    if (context.options().json) {
+      // The listing's few fields, named as in the domain object of status --json.
+      nlohmann::json domains = nlohmann::json::array();
+      for (const auto& status : statuses) {
+        const auto& r = status.record;
+        domains.push_back({{"domain", r.name},
+                           {"status", store::to_string(r.status)},
+                           {"interrupted", status.interrupted},
+                           {"names", r.names},
+                           {"management", r.management},
+                           {"expires_at", r.expires_at ? nlohmann::json(format_rfc3339(*r.expires_at)) : nlohmann::json()}});
+      }
+      print_json({{"domains", domains}});
+      report_unreadable_domains(context, unreadable);
+      return;
+    }
+    if (statuses.empty() && unreadable.empty() && !context.options().quiet)
       fmt::print(stderr, "certcli: no domains yet; add one: certcli domain add example.com\n");
     for (const auto& status : statuses)
       fmt::print("{}\t{}\t{}\n", status.record.name, store::to_string(status.record.status),
@@ -294,7 +313,7 @@ void register_domain_commands(CLI::App& app, Context& context) {
     renewal::Policy policy{record.renewal.buffer_days ? record.renewal.buffer_days : context.config().renewal_buffer_days};
     const renewal::DueDecision due = renewal::renewal_due(record, now, policy);
     if (context.options().json)
-      fmt::print("{}\n", details_json(details, due, now).dump(2));
+      print_json(details_json(details, due, now));
     else
       print_details(details, due, now);
   });

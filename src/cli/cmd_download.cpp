@@ -141,13 +141,12 @@ void register_download_command(CLI::App& app, Context& context) {
     if (context.options().json) {
       nlohmann::json files = nlohmann::json::array();
       for (const auto& file : written) files.push_back({{"path", file.path}, {"secret", file.secret}});
-      fmt::print("{}\n", nlohmann::json{{"domain", exported.domain},
-                                        {"version", exported.version},
-                                        {"live", exported.live},
-                                        {"format", lifecycle::to_string(*format)},
-                                        {"serial", exported.certificate.serial_hex},
-                                        {"files", files}}
-                             .dump(2));
+      print_json(nlohmann::json{{"domain", exported.domain},
+                                {"version", exported.version},
+                                {"live", exported.live},
+                                {"format", lifecycle::to_string(*format)},
+                                {"serial", exported.certificate.serial_hex},
+                                {"files", files}});
       return;
     }
     for (const auto& file : written) fmt::print("{}{}\n", file.path, file.secret ? "  (private key, 0600)" : "");

@@ -7,6 +7,9 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include <chrono>
+#include <cmath>
+
 namespace certcli::cli {
 
 void register_issue_command(CLI::App& app, Context& context) {
@@ -39,7 +42,8 @@ void register_issue_command(CLI::App& app, Context& context) {
       ->capture_default_str();
   issue->add_option("--deploy-hook", args->deploy_hook,
                     "Shell command run after the certificate is installed (saved for renewals; CERTCLI_* variables set)");
-  issue->add_flag("--json", context.options().json, "Print the result as JSON");
+  issue->add_flag("--json", context.options().json,
+                  "Print the domain as status --json shows it, with what this run did (account, requests, elapsed)");
   auto order_args = std::make_shared<OrderArgs>();
   add_order_options(issue, *order_args, /*with_reuse_key=*/true,
                     "Use the live certificate's key for this certificate instead of a new one");
@@ -94,28 +98,25 @@ void register_issue_command(CLI::App& app, Context& context) {
       }
     }
     request.eab = args->account.eab;
-    auto progress = [](const std::string& line) { fmt::print(stderr, "certcli: {}\n", line); };
-    auto result = lifecycle::issue_certificate(context.store(), context.clock(), context.http(), request, progress);
+    const auto started = std::chrono::steady_clock::now();
+    auto result =
+        lifecycle::issue_certificate(context.store(), context.clock(), context.http(), request, context.progress());
+    const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
 
     const auto& cert = result.certificate;
     if (context.options().json) {
-      nlohmann::json out = {{"domain", result.record.name},
-                            {"status", store::to_string(result.record.status)},
-                            {"names", cert.sans},
-                            {"serial", cert.serial_hex},
-                            {"issuer", cert.issuer},
-                            {"not_before", format_rfc3339(cert.not_before)},
-                            {"not_after", format_rfc3339(cert.not_after)},
-                            {"expires_at", format_rfc3339(cert.not_after)},
-                            {"fingerprint_sha256", cert.sha256_fingerprint},
-                            {"live", result.live_location},
-                            {"account", result.account_url},
-                            {"account_created", result.account_created},
-                            {"order_resumed", result.order_resumed},
-                            {"acme_requests", result.acme_requests}};
+      // One shape per thing: the domain as `status NAME --json` prints it (certificate nested),
+      // then what only this run knows.
+      nlohmann::json out = domain_json(lifecycle::domain_status(context.store(), result.record.name).front(),
+                                       context.clock().now());
+      out["account"] = result.account_url;
+      out["account_created"] = result.account_created;
+      out["order_resumed"] = result.order_resumed;
+      out["acme_requests"] = result.acme_requests;
+      out["elapsed_seconds"] = std::round(elapsed * 10) / 10;
       out["hook"] = result.hook ? nlohmann::json{{"succeeded", result.hook->succeeded}, {"detail", result.hook->detail}}
                                 : nlohmann::json();
-      fmt::print("{}\n", out.dump(2));
+      print_json(std::move(out));
     } else {
       fmt::print("Certificate issued for {}\n", result.record.name);
       fmt::print("  subject:  CN={}\n", cert.subject_common_name);

@@ -96,7 +96,7 @@ void register_keys_command(CLI::App& app, Context& context) {
                              {"event", encrypt ? "keys.encrypted" : "keys.decrypted"},
                              {"files", rewritten.size()}});
       if (context.options().json) {
-        fmt::print("{}\n", nlohmann::json{{"rewritten", rewritten}}.dump(2));
+        print_json(nlohmann::json{{"rewritten", rewritten}});
         return;
       }
       for (const auto& file : rewritten) fmt::print("{} {}\n", encrypt ? "encrypted" : "decrypted", file);

@@ -111,7 +111,7 @@ void register_limits_command(CLI::App& app, Context& context) {
     const TimePoint now = context.clock().now();
     auto reports = limits::report(context.store(), now, ca ? &*ca : nullptr, limit_settings(false));
     if (context.options().json)
-      fmt::print("{}\n", report_json(reports).dump(2));
+      print_json(report_json(reports));
     else
       print_report(reports, now);
   });

@@ -117,7 +117,7 @@ void print_added(Context& context, const std::vector<pin::AddOutcome>& outcomes,
       list.push_back(item);
     }
     extra["pins"] = list;
-    fmt::print("{}\n", extra.dump(2));
+    print_json(extra);
     return;
   }
   for (const auto& o : outcomes) {
@@ -216,7 +216,7 @@ void register_list(CLI::App* pin_command, Context& context) {
     if (context.options().json) {
       nlohmann::json items = nlohmann::json::array();
       for (const auto& e : entries) items.push_back(entry_json(e, now));
-      fmt::print("{}\n", nlohmann::json{{"pins", items}}.dump(2));
+      print_json(nlohmann::json{{"pins", items}});
       return;
     }
     for (const auto& e : entries)
@@ -237,7 +237,7 @@ void register_remove(CLI::App* pin_command, Context& context) {
     if (context.options().json) {
       nlohmann::json items = nlohmann::json::array();
       for (const auto& e : removed) items.push_back(entry_json(e, now));
-      fmt::print("{}\n", nlohmann::json{{"removed", items}}.dump(2));
+      print_json(nlohmann::json{{"removed", items}});
       return;
     }
     for (const auto& e : removed) fmt::print("removed '{}' ({})\n", e.label, e.pin);
@@ -279,7 +279,7 @@ void register_refresh(CLI::App* pin_command, Context& context) {
       for (const auto& o : outcomes)
         items.push_back({{"label", o.label}, {"found_in", o.found_in}, {"before", pin::to_string(o.before)},
                          {"after", pin::to_string(o.after)}, {"problem", o.problem}});
-      fmt::print("{}\n", nlohmann::json{{"pins", items}}.dump(2));
+      print_json(nlohmann::json{{"pins", items}});
       return;
     }
     for (const auto& o : outcomes)
@@ -309,7 +309,7 @@ void register_generate(CLI::App* pin_command, Context& context) {
         out["cn"] = object.certificate->subject_common_name;
         out["expires"] = format_rfc3339(object.certificate->not_after);
       }
-      fmt::print("{}\n", out.dump(2));
+      print_json(out);
       return;
     }
     fmt::print("{}\n", object.pin);
@@ -346,10 +346,9 @@ void register_check(CLI::App* pin_command, Context& context) {
       for (const auto& m : result.matches) matches.push_back({{"index", m.index}, {"label", m.label}, {"pin", m.pin}});
       nlohmann::json pins = nlohmann::json::array();
       for (const auto& e : result.host_pins) pins.push_back(entry_json(e, now));
-      fmt::print("{}\n", nlohmann::json{{"host", target.host}, {"port", target.port}, {"passed", result.passed()},
-                                        {"matches", matches}, {"chain", chain}, {"trust", trust_json(result.chain.trust)},
-                                        {"host_pins", pins}}
-                             .dump(2));
+      print_json(nlohmann::json{{"host", target.host}, {"port", target.port}, {"passed", result.passed()},
+                                {"matches", matches}, {"chain", chain}, {"trust", trust_json(result.chain.trust)},
+                                {"host_pins", pins}});
     } else {
       for (std::size_t i = 0; i < result.chain.certificates.size(); ++i) {
         const auto& c = result.chain.certificates[i];
@@ -401,7 +400,7 @@ void register_trust(CLI::App* pin_command, Context& context) {
       out["added"] = result.added;
       out["already_present"] = result.already_present;
       out["chain"] = chain;
-      fmt::print("{}\n", out.dump(2));
+      print_json(out);
     } else {
       fmt::print("{}\n", describe_trust(result.verdict, context.options().ca_bundle));
       if (result.added) fmt::print("added its root to {}\n", context.store().trusted_roots_location());
@@ -427,16 +426,16 @@ void register_backup_key(CLI::App* pin_command, Context& context) {
   backup->callback([&context, args] {
     pin::BackupKeyResult result = pin::make_backup_key(context.store(), context.clock(), args->name, args->replace);
     if (context.options().json) {
-      fmt::print("{}\n", nlohmann::json{{"domain", result.domain}, {"pin", result.pin}, {"key_type", result.key_type},
-                                        {"label", result.label}, {"replaced", result.replaced}}
-                             .dump(2));
+      print_json(nlohmann::json{{"domain", result.domain}, {"pin", result.pin}, {"key_type", result.key_type},
+                                {"label", result.label}, {"replaced", result.replaced}});
       return;
     }
     fmt::print("{}\n", result.pin);
-    fmt::print(stderr,
-               "certcli: backup key for {} ({}) made; its pin is in the table as '{}'. Publish it to your clients now: the "
-               "next renewal of {} switches to this key.\n",
-               result.domain, result.key_type, result.label, result.domain);
+    if (!context.options().quiet)
+      fmt::print(stderr,
+                 "certcli: backup key for {} ({}) made; its pin is in the table as '{}'. Publish it to your clients now: "
+                 "the next renewal of {} switches to this key.\n",
+                 result.domain, result.key_type, result.label, result.domain);
   });
 }
 

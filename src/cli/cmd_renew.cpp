@@ -30,7 +30,8 @@ nlohmann::json time_or_null(const std::optional<TimePoint>& t) {
   return t ? nlohmann::json(format_rfc3339(*t)) : nlohmann::json();
 }
 
-nlohmann::json to_json(const lifecycle::RenewOutcome& outcome) {
+// `state`: the domain as `status --json` shows it after this run (null when it cannot be read).
+nlohmann::json to_json(const lifecycle::RenewOutcome& outcome, nlohmann::json state) {
   nlohmann::json out = {{"domain", outcome.domain},
                         {"action", lifecycle::to_string(outcome.action)},
                         {"reason", outcome.reason},
@@ -39,10 +40,13 @@ nlohmann::json to_json(const lifecycle::RenewOutcome& outcome) {
                         {"new_expiry", time_or_null(outcome.new_expiry)}};
   out["hook"] = outcome.hook ? nlohmann::json{{"succeeded", outcome.hook->succeeded}, {"detail", outcome.hook->detail}}
                              : nlohmann::json();
-  out["error"] = outcome.error ? nlohmann::json{{"kind", kind_name(outcome.error->kind())},
-                                                {"message", outcome.error->what()},
-                                                {"hint", outcome.error->hint()}}
-                               : nlohmann::json();
+  if (outcome.error) {
+    out["error"] = error_json(*outcome.error);
+    if (out["error"]["subject"].is_null()) out["error"]["subject"] = outcome.domain;
+  } else {
+    out["error"] = nullptr;
+  }
+  out["state"] = std::move(state);
   return out;
 }
 
@@ -76,7 +80,6 @@ void register_renew_commands(CLI::App& app, Context& context) {
     std::string random_delay = "0";
     std::string deploy_hook;
     int timeout_seconds = 180;
-    bool quiet = false;
     int parallel = 1;
   };
   auto args = std::make_shared<RenewArgs>();
@@ -98,7 +101,6 @@ void register_renew_commands(CLI::App& app, Context& context) {
   renew->add_option("--parallel", args->parallel, "Renewals at once (sharing one connection per CA)")
       ->check(CLI::Range(1, 32))
       ->capture_default_str();
-  renew->add_flag("-q,--quiet", args->quiet, "Print only what changed or failed");
   renew->add_flag("--json", context.options().json, "Print {\"domains\": [one object per domain], \"acme_requests\"}");
   auto reuse_key = std::make_shared<bool>(false);
   renew->add_flag("--reuse-key", *reuse_key, "Each renewed certificate keeps its live key instead of a new one");
@@ -123,29 +125,41 @@ void register_renew_commands(CLI::App& app, Context& context) {
     request.parallel = args->parallel;
     request.settings = settings_from(context, /*with_challenges=*/true);
     request.settings.environment.skip_preflight = args->skip_preflight;
-    const bool quiet = args->quiet || context.options().json;
-    auto progress = [quiet](const std::string& line) {
-      if (!quiet) fmt::print(stderr, "certcli: {}\n", line);
-    };
+    const bool quiet = context.options().quiet;
     auto report = lifecycle::renew_certificates(context.store(), context.clock(), context.http(), context.webhook_http(),
-                                                request, progress);
+                                                request, context.progress());
     const TimePoint now = context.clock().now();
     if (context.options().json) {
       nlohmann::json domains = nlohmann::json::array();
-      for (const auto& outcome : report.outcomes) domains.push_back(to_json(outcome));
-      fmt::print("{}\n", nlohmann::json{{"domains", domains},
-                                        {"acme_requests", report.acme_requests},
-                                        {"dry_run", args->dry_run},
-                                        {"alert_errors", report.alert_errors}}
-                             .dump(2));
+      for (const auto& outcome : report.outcomes) {
+        nlohmann::json state;
+        // Only for a domain this run changed: the others are as `status --json` shows them, and
+        // reading 10,000 unchanged records again would cost a fleet's run more than deciding.
+        const bool changed =
+            outcome.action == lifecycle::RenewAction::renewed || outcome.action == lifecycle::RenewAction::failed;
+        if (!outcome.unreadable && changed) {
+          try {
+            auto statuses = lifecycle::domain_status(context.store(), outcome.domain);
+            if (!statuses.empty()) state = domain_json(statuses.front(), now);
+          } catch (const Error&) {
+            // Removed or unreadable since the run looked at it: the outcome says what happened.
+          }
+        }
+        domains.push_back(to_json(outcome, std::move(state)));
+      }
+      print_json({{"domains", domains},
+                  {"acme_requests", report.acme_requests},
+                  {"dry_run", args->dry_run},
+                  {"alert_errors", report.alert_errors}});
     } else {
       for (const auto& outcome : report.outcomes) {
         bool news = outcome.action == lifecycle::RenewAction::renewed || outcome.action == lifecycle::RenewAction::failed;
-        if (!args->quiet || news) fmt::print("{:<40} {}\n", outcome.domain, describe(outcome, now));
+        if (!quiet || news) fmt::print("{:<40} {}\n", outcome.domain, describe(outcome, now));
       }
-      if (report.outcomes.empty() && !args->quiet) fmt::print("No domains yet. Add one: certcli domain add example.com\n");
+      if (report.outcomes.empty() && !quiet) fmt::print("No domains yet. Add one: certcli domain add example.com\n");
     }
-    for (const auto& problem : report.alert_errors) fmt::print(stderr, "certcli: warning: {}\n", problem);
+    if (!quiet)
+      for (const auto& problem : report.alert_errors) fmt::print(stderr, "certcli: warning: {}\n", problem);
 
     std::vector<std::string> failed;
     std::vector<std::string> hooks;
@@ -178,7 +192,7 @@ void register_renew_commands(CLI::App& app, Context& context) {
   });
 
   CLI::App* check = app.add_subcommand("check", "Expiry checks and alerts only, with no request to the CA");
-  check->add_flag("--json", context.options().json, "Print one object per domain");
+  check->add_flag("--json", context.options().json, "Print {\"domains\": [one object per domain]}");
   check->callback([&context] {
     std::vector<store::UnreadableDomain> unreadable;
     auto reports = lifecycle::check_expiry(context.store(), context.clock(), context.webhook_http(),
@@ -193,7 +207,7 @@ void register_renew_commands(CLI::App& app, Context& context) {
                        {"days_left", r.expires_at ? nlohmann::json(r.days_left) : nlohmann::json()},
                        {"alerts_posted", r.alerts_posted},
                        {"alert_error", r.alert_error.empty() ? nlohmann::json() : nlohmann::json(r.alert_error)}});
-      fmt::print("{}\n", out.dump(2));
+      print_json({{"domains", out}});
     } else {
       if (reports.empty() && unreadable.empty()) fmt::print("No domains yet. Add one: certcli domain add example.com\n");
       for (const auto& r : reports)

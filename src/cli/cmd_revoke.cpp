@@ -41,7 +41,7 @@ void register_revoke_command(CLI::App& app, Context& context) {
                             {"revocation_reason", r.revocation_reason},
                             {"signed_with", args->with_cert_key ? "certificate-key" : "account-key"},
                             {"acme_requests", result.acme_requests}};
-      fmt::print("{}\n", out.dump(2));
+      print_json(out);
       return;
     }
     fmt::print("Certificate of {} revoked\n", r.name);

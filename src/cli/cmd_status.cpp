@@ -1,5 +1,6 @@
-// certcli status [NAME] [--json]
+// certcli status [NAME] [--json | --timeline]
 #include "cli/cli.hpp"
+#include "cli/terminal.hpp"
 
 #include <certcli/names.hpp>
 
@@ -62,8 +63,8 @@ nlohmann::json domain_json(const lifecycle::DomainStatus& status, TimePoint now)
   put_time("last_updated_at", r.last_updated_at);
   put_time("revoked_at", r.revoked_at);
   out["revocation_reason"] = r.revocation_reason.empty() ? nlohmann::json() : nlohmann::json(r.revocation_reason);
-  out["error"] = r.error ? nlohmann::json{{"type", r.error->type}, {"detail", r.error->detail}, {"hint", r.error->hint}}
-                         : nlohmann::json();
+  // The shape of a failure's error (kind, message, hint, subject), plus the CA's acme_type.
+  out["error"] = r.error ? recorded_error_json(*r.error, r.name) : nlohmann::json();
   out["order_url"] = r.order_url.empty() ? nlohmann::json() : nlohmann::json(r.order_url);
   out["interrupted"] = status.interrupted;
   out["verification"] = verification_json(r.verification);
@@ -85,6 +86,12 @@ nlohmann::json domain_json(const lifecycle::DomainStatus& status, TimePoint now)
 }
 
 namespace {
+
+// The table's STATUS word. An issuing run with no certcli behind it (killed) still says issuing,
+// as JSON's status does, with JSON's interrupted flag in parentheses.
+std::string table_status(const lifecycle::DomainStatus& s) {
+  return s.interrupted ? shown_status(s.record) + " (interrupted)" : shown_status(s.record);
+}
 
 void print_detail(const lifecycle::DomainStatus& status, TimePoint now) {
   const auto& r = status.record;
@@ -140,11 +147,15 @@ void report_unreadable_domains(Context& context, const std::vector<store::Unread
 void register_status_command(CLI::App& app, Context& context) {
   struct StatusArgs {
     std::string name;
+    bool timeline = false;
   };
   auto args = std::make_shared<StatusArgs>();
   CLI::App* status = app.add_subcommand("status", "Show each domain's certificate status (or one domain's)");
   status->add_option("name", args->name, "Only this domain");
-  status->add_flag("--json", context.options().json, "Print JSON: an object for one domain, an array for all");
+  status->add_flag("--json", context.options().json,
+                   "Print JSON: the domain's object for one domain, {\"domains\": [...]} for all");
+  status->add_flag("--timeline", args->timeline,
+                   "Draw each certificate as a bar of its lifetime with today, the renewal point and expiry marked");
   status->callback([&context, args] {
     std::vector<store::UnreadableDomain> unreadable;
     auto statuses = lifecycle::domain_status(context.store(), args->name, &unreadable);
@@ -152,7 +163,7 @@ void register_status_command(CLI::App& app, Context& context) {
     if (context.options().json) {
       nlohmann::json out = nlohmann::json::array();
       for (const auto& s : statuses) out.push_back(domain_json(s, now));
-      fmt::print("{}\n", (args->name.empty() ? out : out.front()).dump(2));
+      print_json(args->name.empty() ? nlohmann::json{{"domains", out}} : out.front());
       report_unreadable_domains(context, unreadable);
       return;
     }
@@ -160,15 +171,31 @@ void register_status_command(CLI::App& app, Context& context) {
       fmt::print("No domains yet. Add one: certcli domain add example.com\n");
       return;
     }
+    const bool color = context.color();
+    if (args->timeline) {
+      const std::optional<int> buffer_days = context.config().renewal_buffer_days;
+      for (const auto& s : statuses) {
+        // The policy renew applies: the domain's own buffer, else config.toml's.
+        renewal::Policy policy{s.record.renewal.buffer_days ? s.record.renewal.buffer_days : buffer_days};
+        fmt::print("{}\n", timeline_line(s.record, now, policy, 80, color));
+      }
+      fmt::print("{}\n", timeline_legend(color));
+      report_unreadable_domains(context, unreadable);
+      return;
+    }
     if (!args->name.empty()) {
       print_detail(statuses.front(), now);
       return;
     }
-    fmt::print("{:<40} {:<11} {}\n", "DOMAIN", "STATUS", "EXPIRES");
-    for (const auto& s : statuses)
-      fmt::print("{:<40} {:<11} {}\n", display_name(s.record.name),
-                 s.interrupted ? "interrupted" : shown_status(s.record),
+    fmt::print("{:<40} {:<21} {}\n", "DOMAIN", "STATUS", "EXPIRES");
+    for (const auto& s : statuses) {
+      const Health health = s.record.status == store::CertificateStatus::ready && !s.record.revoked_at ? Health::ok
+                            : s.record.status == store::CertificateStatus::failed || s.record.revoked_at ? Health::bad
+                                                                                                        : Health::due;
+      // Padded before it is painted: escape bytes take no columns.
+      fmt::print("{:<40} {} {}\n", display_name(s.record.name), paint(fmt::format("{:<21}", table_status(s)), health, color),
                  s.live ? describe_time(s.live->not_after, now) : "-");
+    }
     report_unreadable_domains(context, unreadable);
   });
 }

@@ -91,26 +91,27 @@ void register_upload_command(CLI::App& app, Context& context) {
     const auto& info = result.certificate;
     if (context.options().json) {
       auto text_or_null = [](const std::string& s) { return s.empty() ? nlohmann::json() : nlohmann::json(s); };
-      fmt::print("{}\n", nlohmann::json{{"domain", result.record.name},
-                                        {"created", result.created},
-                                        {"management", result.record.management},
-                                        {"version", result.version},
-                                        {"previous_version", text_or_null(result.previous_version)},
-                                        {"serial", info.serial_hex},
-                                        {"names", info.sans},
-                                        {"not_before", format_rfc3339(info.not_before)},
-                                        {"expires_at", format_rfc3339(info.not_after)},
-                                        {"names_added", result.added_names},
-                                        {"names_removed", result.removed_names},
-                                        {"chain_reordered", result.reordered},
-                                        {"notes", result.notes},
-                                        {"warnings", result.warnings},
-                                        {"live", result.live_location}}
-                             .dump(2));
+      print_json(nlohmann::json{{"domain", result.record.name},
+                                {"created", result.created},
+                                {"management", result.record.management},
+                                {"version", result.version},
+                                {"previous_version", text_or_null(result.previous_version)},
+                                {"serial", info.serial_hex},
+                                {"names", info.sans},
+                                {"not_before", format_rfc3339(info.not_before)},
+                                {"expires_at", format_rfc3339(info.not_after)},
+                                {"names_added", result.added_names},
+                                {"names_removed", result.removed_names},
+                                {"chain_reordered", result.reordered},
+                                {"notes", result.notes},
+                                {"warnings", result.warnings},
+                                {"live", result.live_location}});
     }
-    for (const auto& note : result.notes) fmt::print(stderr, "certcli: note: {}\n", note);
-    if (result.reordered) fmt::print(stderr, "certcli: note: the chain was out of order; it is stored leaf first, then each issuer\n");
-    for (const auto& warning : result.warnings) fmt::print(stderr, "certcli: warning: {}\n", warning);
+    if (!context.options().quiet) {
+      for (const auto& note : result.notes) fmt::print(stderr, "certcli: note: {}\n", note);
+      if (result.reordered) fmt::print(stderr, "certcli: note: the chain was out of order; it is stored leaf first, then each issuer\n");
+      for (const auto& warning : result.warnings) fmt::print(stderr, "certcli: warning: {}\n", warning);
+    }
     if (context.options().json) return;
     const TimePoint now = context.clock().now();
     fmt::print("Certificate uploaded for {}{}\n", result.record.name, result.created ? " (added, self-managed)" : " (now self-managed)");

@@ -72,7 +72,7 @@ void register_verify_command(CLI::App& app, Context& context) {
     auto report = lifecycle::verify_domain(context.store(), context.clock(), request);
 
     if (context.options().json) {
-      fmt::print("{}\n", to_json(report).dump(2));
+      print_json(to_json(report));
     } else {
       print_report(report);
     }

@@ -30,8 +30,8 @@ void register_wait_command(CLI::App& app, Context& context) {
     std::chrono::seconds interval = parse_duration(args->interval, "--interval", std::chrono::hours{1});
     if (interval.count() == 0)
       throw Error(ErrorKind::usage, "--interval '0' is too short", "read the record at most once a second: --interval 1");
-    auto progress = [](const std::string& line) { fmt::print(stderr, "certcli: {}\n", line); };
-    auto result = lifecycle::wait_for_domain(context.store(), context.clock(), args->name, timeout, interval, progress);
+    auto result =
+        lifecycle::wait_for_domain(context.store(), context.clock(), args->name, timeout, interval, context.progress());
     const store::DomainRecord& r = result.record;
 
     if (context.options().json) {
@@ -40,9 +40,9 @@ void register_wait_command(CLI::App& app, Context& context) {
                             {"status", store::to_string(r.status)},
                             {"waited_seconds", result.waited.count()}};
       out["error"] = r.error && result.outcome == lifecycle::WaitOutcome::failed
-                         ? nlohmann::json{{"type", r.error->type}, {"detail", r.error->detail}, {"hint", r.error->hint}}
+                         ? recorded_error_json(*r.error, r.name)
                          : nlohmann::json();
-      fmt::print("{}\n", out.dump(2));
+      print_json(std::move(out));
     }
     switch (result.outcome) {
       case lifecycle::WaitOutcome::ready:

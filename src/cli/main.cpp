@@ -2,6 +2,7 @@
 // Error becomes a message and an exit code.
 #include "cli/cli.hpp"
 #include "cli/suggest.hpp"
+#include "cli/terminal.hpp"
 
 #include <certcli/crypto.hpp>
 #include <certcli/crypto.hpp>
@@ -63,7 +64,9 @@ store::Store& Context::store() {
     store_->set_activity_command(options_.command);
     // A wrong passphrase is an error for any command; a missing one for those that read keys.
     // Either way before anything is written.
-    if (has_passphrase || command_reads_keys(options_.command)) store_->check_key_passphrase();
+    // `renew` checks once something is due (its nothing-due run reads no key; issue #25).
+    if ((has_passphrase || command_reads_keys(options_.command)) && options_.command != "renew")
+      store_->check_key_passphrase();
   }
   return *store_;
 }
@@ -86,6 +89,16 @@ net::HttpClient& Context::http() {
     http_ = std::make_unique<net::HttpClient>(http_options);
   }
   return *http_;
+}
+
+bool Context::color() const {
+  return color_enabled(options_.color, ::isatty(STDOUT_FILENO) == 1, std::getenv("NO_COLOR"));
+}
+
+lifecycle::Progress Context::progress() const {
+  ProgressReporter reporter(progress_enabled(options_.progress, ::isatty(STDERR_FILENO) == 1, options_.quiet),
+                            options_.quiet, [](const std::string& line) { fmt::print(stderr, "certcli: {}\n", line); });
+  return [reporter](const std::string& line) { reporter(line); };
 }
 
 void Context::report_partial_failure(ErrorKind kind, const std::string& message, const std::string& hint) {
@@ -157,6 +170,7 @@ lifecycle::ChallengeEnvironment Context::challenge_environment() {
   if (const char* port = std::getenv("CERTCLI_TEST_HTTP01_PORT"); port && *port) environment.http01_port = std::atoi(port);
   environment.getenv = [](const char* name) -> const char* { return std::getenv(name); };
   environment.interactive = ::isatty(STDIN_FILENO) == 1;
+  environment.http01_directory = home() / "http-01";
   if (config().caa_identity) environment.caa_identities.push_back(*config().caa_identity);
   return environment;
 }
@@ -366,6 +380,16 @@ int run(int argc, char** argv, GlobalOptions& options) {
   app.add_option("--passphrase-file", options.passphrase_file,
                  "File holding the passphrase of the private keys (else $CERTCLI_PASSPHRASE, else config.toml's "
                  "keys.passphrase); with one, every key is stored encrypted");
+  app.add_flag("-q,--quiet", options.quiet,
+               "Print errors only: no results, progress or warnings (a --json document is still printed)");
+  app.add_option("--color", options.color, "Colour on stdout: auto (a terminal, and NO_COLOR unset), always, never")
+      ->check(CLI::IsMember({"auto", "always", "never"}))
+      ->envname("CERTCLI_COLOR");
+  app.add_option("--progress", options.progress,
+                 "Progress lines on stderr (phases with elapsed time, DNS propagation): auto (when stderr is a "
+                 "terminal), always, never")
+      ->check(CLI::IsMember({"auto", "always", "never"}))
+      ->envname("CERTCLI_PROGRESS");
 
   register_domain_commands(app, context);
   register_issue_command(app, context);
@@ -380,6 +404,7 @@ int run(int argc, char** argv, GlobalOptions& options) {
   register_ca_commands(app, context);
   register_download_command(app, context);
   register_covers_command(app, context);
+  register_serve_command(app, context);
   register_upload_command(app, context);
   register_account_commands(app, context);
   register_revoke_command(app, context);
@@ -390,6 +415,15 @@ int run(int argc, char** argv, GlobalOptions& options) {
     for (CLI::App* at = &app; !at->get_subcommands().empty();) {
       at = at->get_subcommands().front();
       options.command += (options.command.empty() ? "" : " ") + at->get_name();
+    }
+    // --quiet: a result for people is not printed at all; errors still reach stderr, and a
+    // --json document (asked for by a script) still reaches stdout.
+    if (options.quiet && !options.json) {
+      std::fflush(stdout);
+      if (std::FILE* null = std::fopen("/dev/null", "w")) {
+        ::dup2(::fileno(null), STDOUT_FILENO);
+        std::fclose(null);
+      }
     }
   });
   // Set after the subcommands exist, so that only the top-level help carries it.
@@ -460,10 +494,7 @@ int main(int argc, char** argv) {
     std::fflush(stdout);
     if (options.json) {
       // A pipeline reading --json gets the failure in the same channel as the result.
-      nlohmann::json error = {{"kind", certcli::cli::kind_name(kind)}, {"message", message}, {"hint", hint},
-                              {"exit_code", code}};
-      if (!subject.empty()) error["subject"] = subject;
-      fmt::print("{}\n", nlohmann::json{{"error", error}}.dump(2));
+      certcli::cli::print_json({{"error", certcli::cli::error_json(kind, message, hint, subject)}});
     }
     fmt::print(stderr, "certcli: error: {}\n", certcli::cli::terminal_safe(message));
     if (!hint.empty()) fmt::print(stderr, "certcli: hint: {}\n", certcli::cli::terminal_safe(hint));

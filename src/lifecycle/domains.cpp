@@ -39,7 +39,7 @@ bool dns_given(const challenge::DnsSettings& d) {
 
 auto fields(const challenge::Settings& s) {
   const auto& d = s.dns;
-  return std::tie(s.http.listen, s.http.webroot, d.rfc2136_server, d.hook, d.manual, d.tsig_key, d.tsig_secret,
+  return std::tie(s.http.listen, s.http.webroot, s.http.serve, d.rfc2136_server, d.hook, d.manual, d.tsig_key, d.tsig_secret,
                   d.tsig_algorithm, d.zone, d.alias, d.propagation, d.propagation_timeout_seconds,
                   d.propagation_interval_seconds, d.ttl, d.hook_timeout_seconds);
 }

@@ -343,7 +343,9 @@ challenge::Solver& SolverPool::get(const challenge::Settings& settings, const st
                       dns.tsig_secret, dns.tsig_algorithm, dns.zone, dns.propagation,
                       dns.propagation_timeout_seconds.value_or(0));
   } else {
-    key = settings.http.webroot.empty() ? "listen " + settings.http.listen : "webroot " + settings.http.webroot;
+    key = !settings.http.webroot.empty() ? "webroot " + settings.http.webroot
+          : settings.http.serve          ? std::string("serve")
+                                         : "listen " + settings.http.listen;
   }
   auto& solver = solvers_[key];
   if (!solver) {
@@ -352,7 +354,7 @@ challenge::Solver& SolverPool::get(const challenge::Settings& settings, const st
         challenge::DnsContext context{environment_.resolver, environment_.getenv, progress_, environment_.interactive};
         solver = challenge::make_dns_solver(settings.dns, context);
       } else {
-        solver = challenge::make_http_solver(settings.http);
+        solver = challenge::make_http_solver(settings.http, environment_.http01_directory);
       }
     } catch (...) {
       solvers_.erase(key);

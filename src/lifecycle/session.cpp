@@ -28,7 +28,12 @@ std::string recorded_error_type(const Error& error) {
     case ErrorKind::retry_later: return "certcli:retry-later";
     case ErrorKind::ca_rejected:
       return dynamic_cast<const acme::CaMisbehaved*>(&error) ? "certcli:ca-misbehaved" : "certcli:ca-rejected";
-    default: return "certcli:error";
+    case ErrorKind::preflight: return "certcli:preflight";
+    case ErrorKind::hook_failed: return "certcli:hook-failed";
+    case ErrorKind::invalid_input: return "certcli:invalid-input";
+    case ErrorKind::not_found: return "certcli:not-found";
+    case ErrorKind::usage: return "certcli:usage";
+    default: return "certcli:internal";
   }
 }
 

@@ -78,8 +78,9 @@ std::string endpoint(const std::string& address, int port) {
 
 }  // namespace
 
-HttpServer::HttpServer(const std::string& address, int port, HttpHandler handler, HttpServerLimits limits)
-    : handler_(std::move(handler)), limits_(limits) {
+HttpServer::HttpServer(const std::string& address, int port, HttpHandler handler, HttpServerLimits limits,
+                       HttpObserver observer)
+    : handler_(std::move(handler)), limits_(limits), observer_(std::move(observer)) {
   // Caps of zero would drop every connection on arrival.
   limits_.max_connections = std::max<std::size_t>(limits_.max_connections, 1);
   limits_.max_connections_per_client = std::max<std::size_t>(limits_.max_connections_per_client, 1);
@@ -248,10 +249,12 @@ void start_response(Connection& c, std::string bytes, const HttpServerLimits& li
   c.deadline = Clock::now() + limits.send_timeout;
 }
 
-void respond_error(Connection& c, long status, const HttpServerLimits& limits, const std::string& allow = {}) {
+// Returns the body's size, for the observer.
+std::size_t respond_error(Connection& c, long status, const HttpServerLimits& limits, const std::string& allow = {}) {
   HttpResponse response = text_response(status, std::string(wire::reason_phrase(status)) + "\n");
   if (!allow.empty()) response.headers.emplace_back("Allow", allow);
   start_response(c, wire::render_response(response, true), limits);
+  return response.body.size();
 }
 
 // Closing a socket that still has unread request bytes (a body, a too-long head) makes the
@@ -303,10 +306,20 @@ void HttpServer::serve() {
   std::vector<Connection> connections;
   std::optional<Clock::time_point> accepting_again;  // set while out of descriptors
 
-  auto answer = [this](Connection& c, std::size_t end) {
+  auto observe = [this](HttpRequest request, const std::string& peer, long status, std::size_t bytes) {
+    if (!observer_) return;
+    request.peer = peer;
+    try {
+      observer_(request, status, bytes);
+    } catch (...) {
+      // A log line that could not be written costs nothing else.
+    }
+  };
+
+  auto answer = [this, &observe](Connection& c, std::size_t end) {
     wire::ParsedHead parsed = wire::parse_request_head(std::string_view(c.head).substr(0, end), c.peer);
     if (parsed.status != 0) {
-      respond_error(c, parsed.status, limits_, parsed.allow);
+      observe(parsed.request, c.peer, parsed.status, respond_error(c, parsed.status, limits_, parsed.allow));
       return;
     }
     HttpResponse response;
@@ -317,10 +330,12 @@ void HttpServer::serve() {
       response = text_response(500, "internal error\n");
     }
     if (response.status >= 200 && response.status < 300) ++hits_;
-    start_response(c, wire::render_response(response, parsed.request.method != "HEAD"), limits_);
+    bool with_body = parsed.request.method != "HEAD";
+    observe(parsed.request, c.peer, response.status, with_body ? response.body.size() : 0);
+    start_response(c, wire::render_response(response, with_body), limits_);
   };
 
-  auto read_head = [this, &answer](Connection& c) {
+  auto read_head = [this, &answer, &observe](Connection& c) {
     char buffer[4096];
     for (;;) {
       std::size_t room = std::min(sizeof buffer, limits_.max_head_bytes - c.head.size());
@@ -339,7 +354,7 @@ void HttpServer::serve() {
         return;
       }
       if (c.head.size() >= limits_.max_head_bytes) {
-        respond_error(c, 431, limits_);
+        observe({}, c.peer, 431, respond_error(c, 431, limits_));
         send_some(c);
         return;
       }
@@ -377,7 +392,7 @@ void HttpServer::serve() {
     for (Connection& c : connections) {
       if (!c.open() || now < c.deadline) continue;
       if (c.phase == Connection::Phase::reading_head) {
-        respond_error(c, 408, limits_);
+        observe({}, c.peer, 408, respond_error(c, 408, limits_));
         send_some(c);
       } else {
         c.close();

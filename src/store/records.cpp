@@ -197,6 +197,7 @@ toml::table challenge_to_toml(const challenge::Settings& c) {
   toml::table table;
   put_string(table, "http_listen", c.http.listen);
   put_string(table, "webroot", c.http.webroot);
+  if (c.http.serve) table.insert("http_mode", "serve");
   toml::table dns;
   put_string(dns, "rfc2136", c.dns.rfc2136_server);
   put_string(dns, "hook", c.dns.hook);
@@ -219,6 +220,11 @@ challenge::Settings challenge_from_toml(const toml::table& table, const std::str
   challenge::Settings c;
   c.http.listen = string_of(table, "http_listen", source);
   c.http.webroot = absolute_path_of(table, "webroot", source);
+  // "serve": http-01 answers are published for `certcli serve` (challenge::make_http_serve_solver).
+  if (std::string mode = string_of(table, "http_mode", source); !mode.empty()) {
+    if (mode != "serve") throw corrupt(source, fmt::format("'http_mode' holds {}; only 'serve' is known", shown(mode)), table.get("http_mode"));
+    c.http.serve = true;
+  }
   if (const toml::table* dns = table["dns"].as_table()) {
     c.dns.rfc2136_server = string_of(*dns, "rfc2136", source);
     c.dns.hook = string_of(*dns, "hook", source);

@@ -75,6 +75,9 @@
 # The system interpreter from Debian's python3 package: a version manager's shim on PATH can
 # cost half a second per call, which the tests make many of.
 HARNESS_PYTHON=${HARNESS_PYTHON:-/usr/bin/python3}
+# certcli shows progress lines only on a terminal; tests read them from a file, so they ask for
+# them (test_output.sh unsets it to test the default).
+export CERTCLI_PROGRESS=${CERTCLI_PROGRESS:-always}
 
 # ---------------------------------------------------------------------------------------
 # Assertion helpers

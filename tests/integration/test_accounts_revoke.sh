@@ -64,7 +64,7 @@ run_capture certcli issue roll.certcli.test --http-listen "$listen" --json
 assert_eq 0 "$LAST_STATUS" "issue after rollover exits 0 (stderr: $LAST_STDERR)"
 assert_eq "$account_url" "$(json_field "$LAST_STDOUT" account)" "issued on the same account"
 assert_eq false "$(json_field "$LAST_STDOUT" account_created)" "no new account"
-roll_serial=$(json_field "$LAST_STDOUT" serial)
+roll_serial=$(json_field "$LAST_STDOUT" certificate.serial)
 
 # --- revocation with the account key -----------------------------------------------------------
 run_capture certcli revoke roll.certcli.test --reason superseded --json
@@ -87,7 +87,7 @@ assert_eq ready "$(json_field "$status_json" status)" "ready again"
 certcli domain add own.certcli.test >/dev/null
 run_capture certcli issue own.certcli.test --http-listen "$listen" --json
 assert_eq 0 "$LAST_STATUS" "issue exits 0 (stderr: $LAST_STDERR)"
-own_serial=$(json_field "$LAST_STDOUT" serial)
+own_serial=$(json_field "$LAST_STDOUT" certificate.serial)
 run_capture certcli revoke own.certcli.test --with-cert-key --reason keyCompromise --json
 assert_eq 0 "$LAST_STATUS" "revoke --with-cert-key exits 0 (stderr: $LAST_STDERR)"
 assert_eq Revoked "$(pebble_cert_status "$own_serial")" "Pebble reports it revoked"

@@ -15,7 +15,7 @@ certcli() { "$CERTCLI_BIN" --home "$home" "$@"; }
 # The value of the 'value' (or other) field of KEY's row in `config show --json`.
 row_field() { "$HARNESS_PYTHON" -c '
 import json, sys
-rows = [r for r in json.loads(sys.argv[1]) if r["key"] == sys.argv[2]]
+rows = [r for r in json.loads(sys.argv[1])["settings"] if r["key"] == sys.argv[2]]
 value = rows[0][sys.argv[3]]
 print("null" if value is None else ("true" if value is True else "false" if value is False else value))' "$1" "$2" "$3"; }
 
@@ -52,7 +52,7 @@ assert_eq "config.toml:$line" "$(row_field "$LAST_STDOUT" renewal.buffer_days so
 assert_eq "ops@example.com, admin@example.com" "$(row_field "$LAST_STDOUT" account.email value)" "account.email"
 assert_eq "null" "$(row_field "$LAST_STDOUT" challenge.http_listen value)" "http_listen, excluded by the webroot"
 assert_eq "built-in" "$(row_field "$LAST_STDOUT" renewal.deploy_hook_timeout source)" "deploy_hook_timeout source"
-assert_eq 21 "$("$HARNESS_PYTHON" -c 'import json,sys; print(len(json.loads(sys.argv[1])))' "$LAST_STDOUT")" "one row per key"
+assert_eq 21 "$("$HARNESS_PYTHON" -c 'import json,sys; print(len(json.loads(sys.argv[1])["settings"]))' "$LAST_STDOUT")" "one row per key"
 echo "ok: config set writes a 0600 file; show --json gives each value with its line"
 
 run_expect_fail certcli config set challenge.http_listen :8080

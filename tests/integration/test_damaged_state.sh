@@ -44,7 +44,7 @@ expect_damage_named "status" "$line"
 assert_contains "$LAST_STDERR" "the other domains are shown" "status"
 run_capture certcli status --json
 expect_damage_named "status --json" "$line"
-assert_eq good.damaged.test "$(json_field "$LAST_STDOUT" 0.domain)" "status --json lists the good domain"
+assert_eq good.damaged.test "$(json_field "$LAST_STDOUT" domains.0.domain)" "status --json lists the good domain"
 run_capture certcli domain list
 expect_damage_named "domain list" "$line"
 run_capture certcli check

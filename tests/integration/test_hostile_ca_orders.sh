@@ -38,7 +38,7 @@ expect_refused() {
   assert_contains "$LAST_STDERR" "$2" "the refusal of $1 says why"
   state=$(certcli_hostile status "$1" --json)
   assert_eq failed "$(json_field "$state" status)" "status of $1"
-  assert_contains "$(json_field "$state" error.detail)" "$2" "the recorded error of $1"
+  assert_contains "$(json_field "$state" error.message)" "$2" "the recorded error of $1"
   assert_eq null "$(json_field "$state" order_url)" "the order of $1 is dropped"
   [[ ! -e "$home/domains/$1/live" ]] || fail "a certificate went live for $1: $(ls -l "$home/domains/$1/live")"
   [[ -z "$(ls -A "$home/domains/$1/archive" 2>/dev/null)" ]] || fail "a certificate was archived for $1"

@@ -16,8 +16,8 @@ assert_contains "$LAST_STDERR" "certcli: error: the CA could not validate broken
 assert_contains "$LAST_STDERR" "certcli: hint: make sure http://broken.certcli.test/.well-known/acme-challenge/ reaches"
 state=$(certcli status broken.certcli.test --json)
 assert_eq failed "$(json_field "$state" status)"
-assert_contains "$(json_field "$state" error.type)" "urn:ietf:params:acme:error:"
-assert_contains "$(json_field "$state" error.detail)" "broken.certcli.test"
+assert_contains "$(json_field "$state" error.acme_type)" "urn:ietf:params:acme:error:"
+assert_contains "$(json_field "$state" error.message)" "broken.certcli.test"
 [[ -n "$(json_field "$state" error.hint)" ]] || fail "no fix recorded: $state"
 assert_eq false "$(json_field "$state" interrupted)"
 assert_eq null "$(json_field "$state" order_url)" "an order with an invalid authorization is not offered for resuming"

@@ -62,7 +62,7 @@ assert_not_contains "$LAST_STDERR" "registering" "the second run must not regist
 assert_contains "$LAST_STDERR" "contacting $CERTCLI_TEST_DIRECTORY" "the second run uses the remembered CA"
 assert_eq "$accounts_before" "$(ls "$home/accounts")" "account directories"
 assert_eq 1 "$(grep -c '"event":"account.created"' "$home/activity.jsonl")" "account.created events"
-[[ "$(json_field "$first" serial)" != "$(json_field "$second" serial)" ]] || fail "the second issuance returned the same certificate"
+[[ "$(json_field "$first" certificate.serial)" != "$(json_field "$second" certificate.serial)" ]] || fail "the second issuance returned the same certificate"
 assert_eq 2 "$(ls "$home/domains/shop.certcli.test/archive" | wc -l)" "archived certificates"
 echo "ok: a second issue reuses the stored account and archives the previous certificate"
 

@@ -130,7 +130,7 @@ for d in "${domains[@]}"; do
   assert_near $((t1 + 3600)) "${next1[$d]}" "next_attempt_at of $d after one failure"
   state=$(certcli_hostile status "$d" --json)
   assert_eq failed "$(json_field "$state" status)" "status of $d after a failed renewal"
-  assert_contains "$(json_field "$state" error.detail)" "bad/token" "the recorded error of $d"
+  assert_contains "$(json_field "$state" error.message)" "bad/token" "the recorded error of $d"
   assert_eq "${digest[$d]}" "$(live_digest "$d")" "the live certificate of $d after a failed renewal"
   assert_eq 1 "$("$HARNESS_PYTHON" -c 'import sys, tomllib; print(tomllib.load(open(sys.argv[1], "rb"))["renewal"]["failures"])' \
     "$home/domains/$d/domain.toml")" "failures of $d"

@@ -120,7 +120,7 @@ for dir in "$empty" "$fresh"; do
   assert_contains "$LAST_STDOUT" "No domains yet" "status as nobody on $dir"
   run_capture as_nobody --home "$dir" status --json
   assert_eq 0 "$LAST_STATUS" "status --json as nobody on $dir (stderr: $LAST_STDERR)"
-  assert_eq "[]" "$LAST_STDOUT" "status --json as nobody on $dir"
+  assert_eq "" "$(json_field "$LAST_STDOUT" domains)" "status --json as nobody on $dir"
   run_capture as_nobody --home "$dir" domain list
   assert_eq 0 "$LAST_STATUS" "domain list as nobody on $dir (stderr: $LAST_STDERR)"
   assert_eq "" "$LAST_STDOUT" "domain list as nobody on $dir"

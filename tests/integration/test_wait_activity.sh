@@ -57,7 +57,7 @@ assert_contains "$LAST_STDERR" "certcli: hint: make sure http://broken.certcli.t
 run_capture certcli wait broken.certcli.test --json
 assert_eq 8 "$LAST_STATUS"
 assert_eq failed "$(json_field "$LAST_STDOUT" outcome)"
-assert_contains "$(json_field "$LAST_STDOUT" error.type)" "urn:ietf:params:acme:error:"
+assert_contains "$(json_field "$LAST_STDOUT" error.acme_type)" "urn:ietf:params:acme:error:"
 echo "ok: wait on a failed domain exits with its error's code and shows the error and fix"
 
 run_expect_fail certcli wait nosuch.certcli.test --timeout 1
@@ -71,7 +71,7 @@ assert_eq 0 "$LAST_STATUS" "activity --json (stderr: $LAST_STDERR)"
 log=$LAST_STDOUT
 "$HARNESS_PYTHON" - "$log" "$(id -u)" <<'PY'
 import json, sys
-events = json.loads(sys.argv[1])
+events = json.loads(sys.argv[1])["events"]
 uid = int(sys.argv[2])
 def find(event, domain="waited.certcli.test"):
     hits = [e for e in events if e["event"] == event and e.get("domain") == domain]
