@@ -4,6 +4,8 @@
 #include <certcli/files.hpp>
 #include <certcli/net.hpp>
 
+#include "challenge/published_files.hpp"
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -133,62 +135,23 @@ class HttpWebrootSolver final : public Solver {
   void present(const ChallengeTask& task) override {
     const fs::path dir_shown = webroot_ / ".well-known" / "acme-challenge";
     const std::string name = http01_path(task.token).substr(std::string("/.well-known/acme-challenge/").size());
-    const fs::path file = dir_shown / name;
-    Written written;
-    written.dir = open_challenge_directory(webroot_);
-    written.name = name;
-    written.shown = file;
+    files::UniqueFd dir = open_challenge_directory(webroot_);
     try {
-      files::write_file_atomic_at(written.dir.get(), name, file, task.key_authorization, kWebrootFileMode);
+      published_.publish(task.token, std::move(dir), name, dir_shown / name, task.key_authorization, kWebrootFileMode);
     } catch (const Error& e) {
       throw Error(ErrorKind::challenge, e.what(), "make the webroot writable by this user", dir_shown.string());
     }
-    struct stat st {};
-    if (::fstatat(written.dir.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) {
-      written.device = st.st_dev;
-      written.inode = st.st_ino;
-    }
-    std::lock_guard guard(mutex_);
-    presented_.insert_or_assign(task.token, std::move(written));
   }
 
   std::string cleanup(const ChallengeTask& task) noexcept override {
-    try {
-      std::lock_guard guard(mutex_);
-      auto it = presented_.find(task.token);
-      if (it == presented_.end()) return {};
-      const Written& written = it->second;
-      std::string warning;
-      // Only the file certcli wrote, in the directory it wrote it in (the descriptor kept since
-      // present): whatever replaced it meanwhile is someone else's and stays.
-      struct stat st {};
-      if (::fstatat(written.dir.get(), written.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) {
-        if (st.st_dev != written.device || st.st_ino != written.inode)
-          warning = "left " + written.shown.string() + " alone: it is no longer the file certcli wrote";
-        else if (::unlinkat(written.dir.get(), written.name.c_str(), 0) != 0)
-          warning = "cannot remove " + written.shown.string() + ": " + std::strerror(errno);
-      }
-      presented_.erase(it);
-      return warning;
-    } catch (...) {
-      // A failing mutex or allocation; a leftover file names a token that is spent.
-      return "cannot remove a challenge file from the webroot";
-    }
+    return published_.withdraw(task.token, "a challenge file from the webroot");
   }
 
   std::string describe() const override { return fmt::format("http-01 via webroot {}", webroot_.string()); }
 
  private:
-  struct Written {
-    files::UniqueFd dir;  // .well-known/acme-challenge as it was when the file was written
-    std::string name;     // the token
-    fs::path shown;
-    dev_t device = 0;
-    ino_t inode = 0;
-  };
   fs::path webroot_;
-  std::map<std::string, Written> presented_;  // token -> file written
-  std::mutex mutex_;  // parallel renewals share one webroot solver
+  PublishedFiles published_;  // .well-known/acme-challenge/<token>, as written
 };
 
 void check_webroot(const fs::path& webroot) {

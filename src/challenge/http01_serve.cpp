@@ -8,6 +8,8 @@
 #include <certcli/error.hpp>
 #include <certcli/files.hpp>
 
+#include "challenge/published_files.hpp"
+
 #include <fmt/format.h>
 
 #include <map>
@@ -62,63 +64,26 @@ class HttpServeSolver final : public Solver {
   void present(const ChallengeTask& task) override {
     http01_path(task.token);  // refuses a token that is not base64url before it names a file
     const fs::path file = directory_ / task.token;
-    Written written;
     try {
-      written.dir = open_published_directory(directory_, /*create=*/true);
-      files::write_file_atomic_at(written.dir.get(), task.token, file, task.key_authorization, kPublishedFileMode);
+      published_.publish(task.token, open_published_directory(directory_, /*create=*/true), task.token, file,
+                         task.key_authorization, kPublishedFileMode);
     } catch (const Error& e) {
       throw Error(ErrorKind::challenge, e.what(),
                   "make the state directory writable by this user; certcli writes only http-01/<token> there for "
                   "certcli serve",
                   file.string());
     }
-    written.name = task.token;
-    written.shown = file;
-    struct stat st {};
-    if (::fstatat(written.dir.get(), task.token.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) {
-      written.device = st.st_dev;
-      written.inode = st.st_ino;
-    }
-    std::lock_guard guard(mutex_);
-    presented_.insert_or_assign(task.token, std::move(written));
   }
 
-  // Only the file present() wrote, in the directory it wrote it in: whatever replaced it
-  // meanwhile (another run's answer for the same token) stays.
   std::string cleanup(const ChallengeTask& task) noexcept override {
-    try {
-      std::lock_guard guard(mutex_);
-      auto it = presented_.find(task.token);
-      if (it == presented_.end()) return {};
-      const Written& written = it->second;
-      std::string warning;
-      struct stat st {};
-      if (::fstatat(written.dir.get(), written.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) {
-        if (st.st_dev != written.device || st.st_ino != written.inode)
-          warning = "left " + written.shown.string() + " alone: it is no longer the file certcli wrote";
-        else if (::unlinkat(written.dir.get(), written.name.c_str(), 0) != 0)
-          warning = "cannot remove " + written.shown.string() + ": " + std::strerror(errno);
-      }
-      presented_.erase(it);
-      return warning;
-    } catch (...) {
-      return "cannot remove a published http-01 answer from the state directory";
-    }
+    return published_.withdraw(task.token, "a published http-01 answer from the state directory");
   }
 
   std::string describe() const override { return fmt::format("http-01 via certcli serve ({})", directory_.string()); }
 
  private:
-  struct Written {
-    files::UniqueFd dir;
-    std::string name;
-    fs::path shown;
-    dev_t device = 0;
-    ino_t inode = 0;
-  };
   fs::path directory_;
-  std::map<std::string, Written> presented_;  // token -> file written
-  std::mutex mutex_;                          // parallel renewals share one solver
+  PublishedFiles published_;  // http-01/<token>, as written
 };
 
 }  // namespace
