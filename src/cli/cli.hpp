@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -192,6 +193,9 @@ nlohmann::json domain_json(const lifecycle::DomainStatus& status, TimePoint now)
 constexpr int kJsonSchemaVersion = 1;
 // Prints one JSON document on stdout with "schema_version" at its top (json_output.cpp).
 void print_json(nlohmann::json document);
+// What print_json({{key, [item(0), ... item(count - 1)]}}) prints, byte for byte, with one item
+// in memory at a time (status --json over a fleet). `key` must sort before "schema_version".
+void print_json_list(const std::string& key, std::size_t count, const std::function<nlohmann::json(std::size_t)>& item);
 // The text print_json prints (for `certcli serve`, which answers /status/NAME with it).
 std::string json_text(nlohmann::json document);
 // The one JSON shape of an error: {kind, message, hint, exit_code, subject} (subject null when

@@ -161,9 +161,10 @@ void register_status_command(CLI::App& app, Context& context) {
     auto statuses = lifecycle::domain_status(context.store(), args->name, &unreadable);
     TimePoint now = context.clock().now();
     if (context.options().json) {
-      nlohmann::json out = nlohmann::json::array();
-      for (const auto& s : statuses) out.push_back(domain_json(s, now));
-      print_json(args->name.empty() ? nlohmann::json{{"domains", out}} : out.front());
+      if (args->name.empty())
+        print_json_list("domains", statuses.size(), [&](std::size_t i) { return domain_json(statuses[i], now); });
+      else
+        print_json(domain_json(statuses.front(), now));
       report_unreadable_domains(context, unreadable);
       return;
     }

@@ -6,6 +6,8 @@
 
 #include <fmt/format.h>
 
+#include <functional>
+
 
 namespace certcli::cli {
 
@@ -15,6 +17,29 @@ std::string json_text(nlohmann::json document) {
 }
 
 void print_json(nlohmann::json document) { fmt::print("{}", json_text(std::move(document))); }
+
+void print_json_list(const std::string& key, std::size_t count, const std::function<nlohmann::json(std::size_t)>& item) {
+  // The text json_text({{key, [items...]}}) gives, written one item at a time: 100,000 domains
+  // as one nlohmann::json tree take a gigabyte. Keys print sorted (nlohmann's object is a map),
+  // so `key` must sort before "schema_version"; an item's lines get the array's indent, which
+  // is safe because a dumped string never holds a raw newline.
+  if (count == 0) {
+    fmt::print("{}", json_text(nlohmann::json{{key, nlohmann::json::array()}}));
+    return;
+  }
+  fmt::print("{{\n  {}: [\n", nlohmann::json(key).dump());
+  for (std::size_t i = 0; i < count; ++i) {
+    std::string text = item(i).dump(2);
+    std::string indented = "    ";
+    indented.reserve(text.size() + text.size() / 8);
+    for (char c : text) {
+      indented += c;
+      if (c == '\n') indented += "    ";
+    }
+    fmt::print("{}{}\n", indented, i + 1 < count ? "," : "");
+  }
+  fmt::print("  ],\n  \"schema_version\": {}\n}}\n", kJsonSchemaVersion);
+}
 
 nlohmann::json error_json(ErrorKind kind, const std::string& message, const std::string& hint, const std::string& subject) {
   return {{"kind", kind_name(kind)},

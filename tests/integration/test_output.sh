@@ -137,3 +137,19 @@ assert error["kind"] == "challenge", error
 assert "type" not in error and "detail" not in error, error
 PY
 echo "ok: a stored error renders as {kind, message, hint, subject, acme_type}"
+
+# status --json over several domains is written one domain at a time: it must still be one JSON
+# document, with every domain (as domain list names them) and each one the object status NAME gives.
+all=$(certcli status --json)
+"$HARNESS_PYTHON" - "$all" "$(certcli domain list)" "$(certcli status broken.certcli.test --json)" <<'PY' ||
+import json, sys
+doc = json.loads(sys.argv[1])
+names = [line.split("\t")[0] for line in sys.argv[2].splitlines() if line.strip()]
+assert doc["schema_version"] == 1, doc.keys()
+assert [d["domain"] for d in doc["domains"]] == names, ([d["domain"] for d in doc["domains"]], names)
+one = json.loads(sys.argv[3]); del one["schema_version"]
+assert [d for d in doc["domains"] if d["domain"] == "broken.certcli.test"] == [one]
+assert len(names) >= 2, names
+PY
+  fail "status --json over every domain: $all"
+echo "ok: status --json over several domains is one document holding each domain's object"
