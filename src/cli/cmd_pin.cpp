@@ -219,6 +219,12 @@ void register_list(CLI::App* pin_command, Context& context) {
       print_json(nlohmann::json{{"pins", items}});
       return;
     }
+    if (entries.empty()) {
+      // On stderr, as `domain list` does: a script reading the table gets no line, a person a hint.
+      if (!context.options().quiet)
+        fmt::print(stderr, "No pins yet. Add one: certcli pin add --host example.com (or --cert FILE, --key FILE)\n");
+      return;
+    }
     for (const auto& e : entries)
       fmt::print("{}\t{}\t{}\t{}\t{}\t{}\n", e.label, pin::to_string(pin::status_of(e, now)),
                  e.expires ? format_rfc3339(*e.expires) : "-", e.pin,

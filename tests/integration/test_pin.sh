@@ -66,6 +66,13 @@ serve() {  # LEAF: (re)start s_server with that leaf and the intermediate
 trap 'kill "$server_pid" 2>/dev/null || true; harness_stop' EXIT
 serve pinned
 
+# An empty table: nothing on stdout for a script, how to add a pin on stderr for a person.
+run_capture pin_cli pin list
+assert_eq 0 "$LAST_STATUS" "pin list of an empty table"
+assert_eq "" "$LAST_STDOUT" "pin list of an empty table prints no line"
+assert_contains "$LAST_STDERR" "No pins yet. Add one: certcli pin add"
+echo "ok: an empty pin table says how to add a pin"
+
 run_capture pin_cli pin add --host "127.0.0.1:$port"
 assert_eq 0 "$LAST_STATUS" "pin add --host (stderr: $LAST_STDERR)"
 assert_contains "$LAST_STDOUT" "[0] CN=pinned.pin.test (recommended"
