@@ -126,14 +126,17 @@ net::HttpHandler make_serve_handler(const store::Store& store, ServeSettings set
         return bad_request(fmt::format("not a valid name: {}", e.what()));
       }
       if (is_wildcard(host)) return bad_request(fmt::format("{} is a wildcard, not a host name", host));
-      bool removed = false;
-      try {
-        removed = store.newest_removed(host).has_value();
-      } catch (const Error&) {
-        // An unreadable removed/ only changes the wording of the refusal.
+      const auto domains = store.list_domains();
+      AllowDecision decision = decide_allowed(domains, host, settings.require_ownership, /*removed=*/false);
+      if (!decision.allowed) {
+        // removed/ only words a refusal, so it is looked at for refusals only.
+        try {
+          if (store.newest_removed(host)) decision = decide_allowed(domains, host, settings.require_ownership, true);
+        } catch (const Error&) {
+          // An unreadable removed/ only changes the wording of the refusal.
+        }
+        return bad_request(decision.reason);
       }
-      AllowDecision decision = decide_allowed(store.list_domains(), host, settings.require_ownership, removed);
-      if (!decision.allowed) return bad_request(decision.reason);
       return net::text_response(200, decision.reason + "\n");
     }
 

@@ -34,7 +34,9 @@ http_get() {
 }
 
 # --- A non-loopback address is refused unless asked for --------------------------------------
-run_expect_fail "$CERTCLI_BIN" --home "$home" serve --listen "0.0.0.0:$port"
+# 192.0.2.1 (TEST-NET-1) is assigned nowhere: were the refusal broken, the bind would fail
+# rather than listen beyond loopback.
+run_expect_fail "$CERTCLI_BIN" --home "$home" serve --listen "192.0.2.1:$port"
 assert_eq 2 "$LAST_STATUS" "a non-loopback --listen without --allow-remote"
 assert_contains "$LAST_STDERR" "not a loopback address"
 assert_contains "$LAST_STDERR" "--allow-remote"
