@@ -213,6 +213,15 @@ r = json.load(open(sys.argv[1]))
 print(sum(d["action"] == "renewed" for d in r["domains"]))' "$work/out" 2>/dev/null || echo "?")
   [[ "$renewed" == "$certs" ]] || bad "row 3 round $r: $renewed of $certs renewed"
 done
+# What certcli learned of this Pebble's speed (accounts/<ca>/timing.toml), for the report.
+learned=$("$PY" - "$work"/certcli-1/accounts/*/timing.toml <<'PY' 2>/dev/null || echo "not recorded"
+import sys, tomllib
+t = tomllib.load(open(sys.argv[1], "rb"))
+v, i = t.get("validation", {}), t.get("issuance", {})
+print(f"validation {v.get('typical_ms', '?')} ms ({v.get('samples', 0)} waits), "
+      f"issuance {i.get('typical_ms', '?')} ms ({i.get('samples', 0)} waits)")
+PY
+)
 peer_sample=$((sample < certs ? sample : certs))
 for c in "${clients[@]:1}"; do
   log "row 3: $c, a sample of $peer_sample of $certs"
@@ -334,6 +343,8 @@ if runs and all(r[4] == 0 for r in runs):
   echo "certcli: the domains are added first (\`domain add\`, local, not timed), with the account of row 2;"
   echo "peers: one invocation per certificate with their stored account of row 2, each run timed, the"
   echo "sum of the sample scaled to $certs. certcli's row is the median of $rounds runs; the peers' loop ran once."
+  echo "certcli places its first poll where this CA usually finishes, learned from its own runs and kept"
+  echo "with the account; after round 1 it had learned: $learned."
   echo
   echo "## 4. Nothing due, and status, over generated domains"
   echo

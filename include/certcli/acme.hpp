@@ -129,7 +129,43 @@ struct Order {
   std::string finalize_url;
   std::string certificate_url;
   std::optional<Problem> error;
+  // When the CA asked to be polled next (the Retry-After of the answer this came from).
+  std::optional<TimePoint> retry_at{};
 };
+
+// How long a CA usually takes, learned from certcli's own runs at it: from answering a
+// challenge until the authorization is valid, and from finalize until the certificate is
+// issued. The first poll is placed there instead of at a fixed delay (a Retry-After from the
+// CA still wins): a fast CA is asked once and soon, and a slow one is not asked "pending" again
+// and again. Kept with the CA's accounts (accounts/<ca-id>/timing.toml) between runs.
+struct LatencyEstimate {
+  std::chrono::milliseconds typical{0};
+  long samples = 0;
+  bool operator==(const LatencyEstimate&) const = default;
+};
+struct CaTiming {
+  LatencyEstimate validation;
+  LatencyEstimate issuance;
+  bool operator==(const CaTiming&) const = default;
+};
+
+// Where to place the first poll: the learned typical time, or `unknown` while nothing has been
+// learned. Pure.
+std::chrono::milliseconds first_poll_delay(const LatencyEstimate& estimate, std::chrono::milliseconds unknown);
+// The wait before the next poll once a poll found the object still pending: half the first
+// delay (at least 20 ms) for a CA whose speed is known, so that the settle time is seen to
+// within about a half and a CA only a little slower than usual costs one poll more, doubling
+// up to 5 s; 250 ms doubling for a CA not yet measured. Pure.
+std::chrono::milliseconds next_poll_backoff(const LatencyEstimate& estimate, std::chrono::milliseconds first_delay,
+                                            std::chrono::milliseconds previous_backoff);
+// Learns from one wait. `first_delay`: when the first poll was placed; `settled_at_first_poll`:
+// whether it found the object settled (so the CA took at most that long: the estimate shrinks,
+// quickly over the first few samples, then by 3% a time); otherwise `observed` (from the start
+// to the poll that saw it settled, an upper bound within a backoff step) with a quarter's
+// margin becomes the estimate. The result: about one wait in ten costs one poll more than
+// needed, and the others none. Pure.
+void learn_latency(LatencyEstimate& estimate, std::chrono::milliseconds first_delay, bool settled_at_first_poll,
+                   std::chrono::milliseconds observed);
 
 // What a CA suggests about renewing one certificate (RFC 9773 4.2): renew at a time picked
 // uniformly at random within [window_start, window_end). A suggestion, which the CA may move (to the
@@ -240,13 +276,26 @@ class Client {
   std::optional<RenewalInfo> fetch_renewal_info(const std::string& cert_id);
   Order fetch_order(const std::string& url);
   Authorization fetch_authorization(const std::string& url);
-  // Tells the CA the challenge is ready to be validated (RFC 8555 7.5.1).
-  void answer_challenge(const Challenge& challenge);
-  // Polls until the authorization leaves "pending"; honours Retry-After within the budget.
-  Authorization wait_for_authorization(const std::string& url);
+  // Tells the CA the challenge is ready to be validated (RFC 8555 7.5.1). Returns when the CA
+  // asked to be polled (the answer's Retry-After), if it did.
+  std::optional<TimePoint> answer_challenge(const Challenge& challenge);
+  // Polls until the authorization leaves "pending"; honours Retry-After within the budget. The
+  // first poll goes at `answered_at` (the Clock's steady_now) + the CA's typical validation time
+  // (timing()), or at `retry_at` when the CA asked for one; what the wait shows is learned.
+  Authorization wait_for_authorization(const std::string& url, std::chrono::steady_clock::time_point answered_at,
+                                       std::optional<TimePoint> retry_at = std::nullopt);
+  // The order as finalize left it, with retry_at from the answer's Retry-After.
   Order finalize(const Order& order, const std::string& csr_der);
   // Polls until the order leaves "pending"/"processing"; honours Retry-After within the budget.
-  Order wait_for_order(const std::string& url);
+  // The first poll goes at `since` + the CA's typical issuance time (or `retry_at`); what the
+  // wait shows is learned. Without `since` (an order of unknown age): polled at once, nothing learned.
+  Order wait_for_order(const std::string& url, std::optional<std::chrono::steady_clock::time_point> since = std::nullopt,
+                       std::optional<TimePoint> retry_at = std::nullopt);
+
+  // What this client knows of the CA's speed: set from the stored timing before the first
+  // order, read back after the run to be stored. Thread-safe.
+  void set_timing(const CaTiming& timing);
+  CaTiming timing() const;
   // The PEM chain: leaf first.
   std::string download_certificate(const std::string& url);
   // The default chain first, then, with `with_alternates`, each chain the CA links from it with
@@ -275,9 +324,14 @@ class Client {
   // POST-as-GET `url` until its "status" is settled, waiting Retry-After (or a growing
   // backoff) between polls; throws timed_out(last body) when the budget runs out, and
   // RetryLater when the CA asks for a wait past it.
+  // The first poll goes at `first_poll_at`; with `learned`, how long it took is learned there
+  // (measured from `since`).
   nlohmann::json poll(const std::string& url, const char* what,
                       const std::function<bool(const std::string& status)>& settled,
-                      const std::function<Error(const nlohmann::json& body)>& timed_out);
+                      const std::function<Error(const nlohmann::json& body)>& timed_out,
+                      std::chrono::steady_clock::time_point since, std::optional<TimePoint> retry_at,
+                      LatencyEstimate CaTiming::*learned,
+                      std::chrono::milliseconds unknown_delay);
   // For a 429 or 503 with Retry-After: waits as asked (within the budget) and says to retry.
   bool retry_when_asked(const net::HttpResponse& response, const std::string& url, const std::string& request, int& retries);
   // Sleeps until `retry_at` when that is within the budget; else throws RetryLater.
@@ -305,6 +359,8 @@ class Client {
   std::function<std::string()> account_recovery_;
   std::chrono::seconds budget_{180};
   TimePoint deadline_;
+  mutable std::mutex timing_mutex_;
+  CaTiming timing_;
 };
 
 // Parse and validate what a CA sent; throw CaMisbehaved naming `sender` and the bad value.

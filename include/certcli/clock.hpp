@@ -15,6 +15,9 @@ class Clock {
   virtual TimePoint now() const = 0;
   // Waits for `duration`; a test clock advances itself instead.
   virtual void sleep_for(std::chrono::milliseconds duration) = 0;
+  // For measuring short waits (how long a CA took), which now()'s seconds cannot: monotonic,
+  // finer than a millisecond. A test clock whose sleeps are not real should advance it with them.
+  virtual std::chrono::steady_clock::time_point steady_now() const { return std::chrono::steady_clock::now(); }
 };
 
 class SystemClock final : public Clock {

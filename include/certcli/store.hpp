@@ -139,6 +139,17 @@ struct AccountRecord {
   std::string eab_kid{};                       // External Account Binding key id; never the key
 };
 
+// What certcli learned of a CA's speed from its own runs (acme::CaTiming), kept beside the
+// CA's accounts in accounts/<ca-id>/timing.toml: an estimate, so a lost or stale one only
+// costs a poll or a few hundred milliseconds.
+struct CaTimingRecord {
+  int validation_ms = 0;
+  int validation_samples = 0;
+  int issuance_ms = 0;
+  int issuance_samples = 0;
+  bool operator==(const CaTimingRecord&) const = default;
+};
+
 // The four files of one issued certificate.
 struct CertificateFiles {
   std::string certificate;  // leaf
@@ -244,6 +255,16 @@ class Store {
     (void)ca_id, (void)stamp, (void)key_pem;
     throw Error(ErrorKind::internal, "this store cannot archive account keys");
   }
+
+  // The CA's learned timing (`ca_id` as for accounts, the CA's own id); nullopt when none was
+  // stored. Throws Error{state} for a file that cannot be read. A store without it learns
+  // nothing across runs.
+  virtual std::optional<CaTimingRecord> load_ca_timing(const std::string& ca_id) const {
+    (void)ca_id;
+    return std::nullopt;
+  }
+  // Written atomically, 0600; hold the state lock.
+  virtual void save_ca_timing(const std::string& ca_id, const CaTimingRecord& timing) { (void)ca_id, (void)timing; }
 
   // The key of an in-flight order, kept until its certificate is installed.
   virtual void save_pending_key(const std::string& name, const std::string& key_pem) = 0;

@@ -339,9 +339,10 @@ Authorization Client::fetch_authorization(const std::string& url) {
   return parse_authorization(parse_body(post(url, std::nullopt), "authorization"), url, sender_);
 }
 
-void Client::answer_challenge(const Challenge& challenge) {
+std::optional<TimePoint> Client::answer_challenge(const Challenge& challenge) {
   // RFC 8555 7.5.1: the payload is an empty JSON object, not an empty string.
-  post(challenge.url, nlohmann::json::object());
+  net::HttpResponse response = post(challenge.url, nlohmann::json::object());
+  return requested_retry_time(response, clock_.now());
 }
 
 void Client::wait_until(TimePoint retry_at, const std::string& what_waits, const std::string& subject,
@@ -354,26 +355,63 @@ void Client::wait_until(TimePoint retry_at, const std::string& what_waits, const
 
 nlohmann::json Client::poll(const std::string& url, const char* what,
                            const std::function<bool(const std::string& status)>& settled,
-                           const std::function<Error(const nlohmann::json& body)>& timed_out) {
-  std::chrono::milliseconds backoff{250};  // doubled up to 5 s while the CA sends no Retry-After
-  for (;;) {
+                           const std::function<Error(const nlohmann::json& body)>& timed_out,
+                           std::chrono::steady_clock::time_point since, std::optional<TimePoint> retry_at,
+                           LatencyEstimate CaTiming::*learned, std::chrono::milliseconds unknown_delay) {
+  using std::chrono::duration_cast;
+  using std::chrono::milliseconds;
+  const LatencyEstimate estimate = learned ? timing().*learned : LatencyEstimate{};
+  auto elapsed = [&] { return duration_cast<milliseconds>(clock_.steady_now() - since); };
+  // Retry-After always wins; otherwise the first poll goes where this CA usually finishes.
+  const milliseconds first_delay = retry_at ? elapsed() + duration_cast<milliseconds>(*retry_at - clock_.now())
+                                            : first_poll_delay(estimate, unknown_delay);
+  if (retry_at)
+    wait_until(*retry_at, fmt::format("the {} {}", what, url), url, true);
+  else if (const milliseconds early = first_delay - elapsed(); early.count() > 0)
+    clock_.sleep_for(early);
+  std::chrono::milliseconds backoff{0};
+  for (bool first = true;; first = false) {
     net::HttpResponse response = post(url, std::nullopt);
     nlohmann::json body = parse_body(response, what);
     const auto status = body.find("status");
     // A body without a status is returned too: the caller's parser reports it as malformed.
-    if (status == body.end() || !status->is_string() || settled(status->get<std::string>())) return body;
+    if (status == body.end() || !status->is_string() || settled(status->get<std::string>())) {
+      if (learned) {
+        std::lock_guard guard(timing_mutex_);
+        learn_latency(timing_.*learned, first_delay, first, elapsed());
+      }
+      return body;
+    }
     const TimePoint now = clock_.now();
     if (auto asked = requested_retry_time(response, now)) {
       wait_until(*asked, fmt::format("the {} {} is still {}", what, url, status->get<std::string>()), url, true);
       continue;
     }
     if (now >= deadline_) throw timed_out(body);
-    clock_.sleep_for(std::min<std::chrono::milliseconds>(backoff, deadline_ - now));
-    backoff = std::min<std::chrono::milliseconds>(backoff * 2, std::chrono::seconds{5});
+    backoff = next_poll_backoff(estimate, first_delay, backoff);
+    clock_.sleep_for(std::min<std::chrono::milliseconds>(backoff, std::chrono::duration_cast<std::chrono::milliseconds>(deadline_ - now)));
   }
 }
 
-Authorization Client::wait_for_authorization(const std::string& url) {
+void Client::set_timing(const CaTiming& timing) {
+  std::lock_guard guard(timing_mutex_);
+  timing_ = timing;
+}
+
+CaTiming Client::timing() const {
+  std::lock_guard guard(timing_mutex_);
+  return timing_;
+}
+
+namespace {
+// Without a measured CA: the first authorization poll 300 ms after the answer (CAs validate
+// within a second or so), the first order poll at once.
+constexpr std::chrono::milliseconds kUnmeasuredValidation{300};
+constexpr std::chrono::milliseconds kUnmeasuredIssuance{0};
+}  // namespace
+
+Authorization Client::wait_for_authorization(const std::string& url, std::chrono::steady_clock::time_point answered_at,
+                                             std::optional<TimePoint> retry_at) {
   auto body = poll(url, "authorization", [](const std::string& status) { return status != "pending"; },
                    [&](const nlohmann::json& last) {
                      std::string name = parse_authorization(last, url, sender_).identifier.value;
@@ -384,16 +422,20 @@ Authorization Client::wait_for_authorization(const std::string& url) {
                                   "judge it invalid: run the same command again with a longer time limit; it "
                                   "resumes the order if the CA still can, and places a new one otherwise",
                                   name);
-                   });
+                   },
+                   answered_at, retry_at, &CaTiming::validation, kUnmeasuredValidation);
   return parse_authorization(body, url, sender_);
 }
 
 Order Client::finalize(const Order& order, const std::string& csr_der) {
   net::HttpResponse response = post(order.finalize_url, nlohmann::json{{"csr", crypto::base64url_encode(csr_der)}});
-  return parse_order(parse_body(response, "finalize"), order.url, sender_);
+  Order finalized = parse_order(parse_body(response, "finalize"), order.url, sender_);
+  finalized.retry_at = requested_retry_time(response, clock_.now());
+  return finalized;
 }
 
-Order Client::wait_for_order(const std::string& url) {
+Order Client::wait_for_order(const std::string& url, std::optional<std::chrono::steady_clock::time_point> since,
+                             std::optional<TimePoint> retry_at) {
   auto body = poll(url, "order",
                    [](const std::string& status) { return status != "pending" && status != "processing"; },
                    [&](const nlohmann::json& last) {
@@ -403,7 +445,8 @@ Order Client::wait_for_order(const std::string& url) {
                                   "run the same command again: the order and its key are kept, and the next "
                                   "run picks up the certificate once the CA has issued it",
                                   url);
-                   });
+                   },
+                   since.value_or(clock_.steady_now()), retry_at, since ? &CaTiming::issuance : nullptr, kUnmeasuredIssuance);
   return parse_order(body, url, sender_);
 }
 

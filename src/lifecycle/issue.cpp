@@ -134,6 +134,7 @@ IssueResult issue_certificate(store::Store& store, Clock& clock, net::HttpTransp
     steps::ObtainedCertificate obtained =
         steps::run_order(session, store, record, challenge, solvers, save, progress, {},
                          request.reuse_key || key_plan.decision.choice == pin::KeyChoice::live, key_plan.backup_key_pem);
+    session.save_timing(progress);
     IssueResult result;
     result.certificate =
         steps::install(store, clock, record, obtained, !session.client().directory().renewal_info.empty());
@@ -154,9 +155,11 @@ IssueResult issue_certificate(store::Store& store, Clock& clock, net::HttpTransp
     }
     return result;
   } catch (const Error& error) {
+    session.save_timing(progress);  // a failed order's waits measured the CA too
     steps::record_failure(store, clock, record, error, "issue");
     throw;
   } catch (const std::exception& error) {
+    session.save_timing(progress);
     steps::record_failure(store, clock, record, Error(ErrorKind::internal, error.what()), "issue");
     throw;
   }

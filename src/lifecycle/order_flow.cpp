@@ -17,10 +17,6 @@ namespace {
 
 using store::CertificateStatus;
 using store::IssuePhase;
-using namespace std::chrono_literals;
-
-// CAs validate within a second or so; polling sooner mostly costs a request that says "pending".
-constexpr std::chrono::milliseconds kFirstPollDelay = 300ms;
 
 class OrderFlow {
  public:
@@ -83,17 +79,25 @@ class OrderFlow {
     }
     // Every authorization is valid now, so the order is ready (RFC 8555 7.1.6) and finalize
     // needs no fetch first. A CA that updates orders lazily answers orderNotReady: then wait.
+    std::optional<std::chrono::steady_clock::time_point> finalized_at;
     if (order->status == "pending" || order->status == "ready") {
       say("finalizing");
       try {
         *order = client_.finalize(*order, csr_der);
+        finalized_at = session_clock().steady_now();
       } catch (const acme::AcmeError& e) {
         if (e.problem().short_type() != "orderNotReady") throw;
         *order = client_.wait_for_order(order->url);
-        if (order->status == "ready") *order = client_.finalize(*order, csr_der);
+        if (order->status == "ready") {
+          *order = client_.finalize(*order, csr_der);
+          finalized_at = session_clock().steady_now();
+        }
       }
     }
-    if (order->status == "processing" || order->status == "pending") *order = client_.wait_for_order(order->url);
+    // The first poll goes where this CA usually has issued (or where its Retry-After says); a
+    // resumed order of unknown age is polled at once.
+    if (order->status == "processing" || order->status == "pending")
+      *order = client_.wait_for_order(order->url, finalized_at, order->retry_at);
     if (order->status != "valid" || order->certificate_url.empty())
       throw Error(ErrorKind::ca_rejected,
                   fmt::format("the order ended {}{}", order->status, order->error ? ": " + order->error->describe() : ""),
@@ -257,15 +261,18 @@ class OrderFlow {
       }
       acme::check_every_name_authorized(record_.names, authorized, client_.sender());
       wait_until_visible(pending);
+      // The polls are placed from the last answer, where this CA usually finishes validating
+      // (acme::Client::timing), or where its Retry-After says.
+      std::optional<TimePoint> retry_at;
       for (const auto& p : pending) {
         if (p.challenge.status != "pending") continue;
-        client_.answer_challenge(p.challenge);
+        if (auto asked = client_.answer_challenge(p.challenge)) retry_at = std::max(retry_at.value_or(*asked), *asked);
         log_event(store_, session_clock(), "challenge.answered", record_.name,
                   {{"identifier", p.task.identifier}, {"type", p.task.type}, {"solver", p.solver->describe()}});
       }
-      if (!pending.empty()) session_clock().sleep_for(kFirstPollDelay);
+      const auto answered_at = session_clock().steady_now();
       for (const auto& p : pending) {
-        acme::Authorization authz = client_.wait_for_authorization(p.url);
+        acme::Authorization authz = client_.wait_for_authorization(p.url, answered_at, retry_at);
         if (authz.status == "valid") continue;
         record_.order_url.clear();  // an invalid authorization makes the order invalid (RFC 8555 7.1.6)
         acme::Problem problem{"urn:ietf:params:acme:error:incorrectResponse", "no reason given", 0, {}};

@@ -34,6 +34,13 @@ class DryRunStore final : public store::Store {
   explicit DryRunStore(store::Store& real) : real_(real) {}
   std::unique_ptr<store::Lock> lock(std::chrono::seconds timeout) override { return real_.lock(timeout); }
   bool is_locked() const override { return real_.is_locked(); }
+  // What a dry run learns of the CA's speed is as true as any run's.
+  std::optional<store::CaTimingRecord> load_ca_timing(const std::string& ca_id) const override {
+    return real_.load_ca_timing(ca_id);
+  }
+  void save_ca_timing(const std::string& ca_id, const store::CaTimingRecord& timing) override {
+    real_.save_ca_timing(ca_id, timing);
+  }
   // Nothing of the domain changes: a dry run does not keep a real renewal of it waiting.
   std::unique_ptr<store::Lock> lock_domain(const std::string&, std::chrono::seconds) override {
     return std::make_unique<store::Lock>();
@@ -145,6 +152,7 @@ class Renewal {
       std::vector<RenewOutcome> renewed(due.size());
       run_in_parallel(due.size(), [&](size_t i) { renewed[i] = renew_one(due[i]); });
       for (auto& outcome : renewed) report.outcomes.push_back(std::move(outcome));
+      for (const auto& [key, session] : sessions_) session->save_timing(progress_);
     }
     // The skipped ones come in name order already; only the renewed and unreadable need placing.
     auto by_domain = [](const RenewOutcome& a, const RenewOutcome& b) { return a.domain < b.domain; };

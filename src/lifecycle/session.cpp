@@ -58,7 +58,32 @@ void Session::refuse_unagreed_registration(const AccountOptions& options) {
                           directory.terms_of_service));
 }
 
+namespace {
+
+acme::CaTiming timing_from_record(const store::CaTimingRecord& r) {
+  return {{std::chrono::milliseconds{r.validation_ms}, r.validation_samples},
+          {std::chrono::milliseconds{r.issuance_ms}, r.issuance_samples}};
+}
+
+store::CaTimingRecord record_from_timing(const acme::CaTiming& t) {
+  auto ms = [](std::chrono::milliseconds d) { return static_cast<int>(d.count()); };
+  return {ms(t.validation.typical), static_cast<int>(t.validation.samples), ms(t.issuance.typical),
+          static_cast<int>(t.issuance.samples)};
+}
+
+}  // namespace
+
 void Session::load_or_register(const AccountOptions& options, const Progress& progress) {
+  if (!timing_loaded_) {
+    timing_loaded_ = true;
+    try {
+      if (auto stored = store_.load_ca_timing(account_store_id(ca_, ""))) stored_timing_ = timing_from_record(*stored);
+    } catch (const Error& e) {
+      // Learned again from this run on, and the file is replaced when it ends.
+      if (progress) progress(fmt::format("note: ignoring what was learned of the CA's speed: {}", e.what()));
+    }
+    client_.set_timing(stored_timing_);
+  }
   const std::string id = account_store_id(ca_, options.account_name);
   auto account = store_.load_account(id);
   std::optional<crypto::SecretString> key_pem = store_.load_account_key(id);
@@ -89,6 +114,22 @@ void Session::load_or_register(const AccountOptions& options, const Progress& pr
   if (!options.account_name.empty()) details["account_name"] = options.account_name;
   if (eab) details["eab_kid"] = eab->kid;
   log_event(store_, clock_, "account.created", "", details);
+}
+
+void Session::save_timing(const Progress& progress) noexcept {
+  try {
+    const acme::CaTiming learned = client_.timing();
+    if (!timing_loaded_ || learned == stored_timing_) return;
+    auto state_lock = store_.lock(std::chrono::seconds{10});
+    store_.save_ca_timing(account_store_id(ca_, ""), record_from_timing(learned));
+    stored_timing_ = learned;
+  } catch (const std::exception& e) {
+    try {
+      if (progress) progress(fmt::format("note: what this run learned of the CA's speed was not kept: {}", e.what()));
+    } catch (...) {
+      // Nothing more to do: the next run learns it again.
+    }
+  }
 }
 
 std::string Session::register_again(const std::string& id, store::AccountRecord record, const Progress& progress) {

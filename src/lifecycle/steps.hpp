@@ -66,8 +66,12 @@ class Session {
   // and none may be created without agreeing to the CA's terms. Fetches the directory.
   void refuse_unagreed_registration(const AccountOptions& options);
   // Under the lock: uses the stored account, or registers one (saved with its key).
+  // Also loads what certcli learned of this CA's speed (acme::CaTiming).
   void load_or_register(const AccountOptions& options, const Progress& progress);
   bool account_created() const { return account_created_; }
+  // After the orders: keeps what this run learned of the CA's speed, under the state lock. A
+  // failure is only said: the estimate is worth a few hundred milliseconds, never a run.
+  void save_timing(const Progress& progress) noexcept;
 
  private:
   // The client's account recovery: registers the stored account's key again at a CA that
@@ -80,6 +84,8 @@ class Session {
   acme::Client client_;
   std::optional<crypto::PrivateKey> account_key_;
   bool account_created_ = false;
+  bool timing_loaded_ = false;
+  acme::CaTiming stored_timing_;
 };
 
 // What the order flow hands to the install step.

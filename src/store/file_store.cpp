@@ -456,6 +456,19 @@ class FileStore final : public Store {
     write_file_atomic(dir / "account.toml", serialize(account_to_toml(record)), kPrivateFile);
   }
 
+  std::optional<CaTimingRecord> load_ca_timing(const std::string& ca_id) const override {
+    check_home_readable();
+    fs::path path = account_dir(ca_id) / "timing.toml";
+    if (!state_file_exists(path)) return std::nullopt;
+    return ca_timing_from_toml(parse_toml(read_file(path), path.string()), path.string());
+  }
+
+  void save_ca_timing(const std::string& ca_id, const CaTimingRecord& timing) override {
+    fs::path dir = account_dir(ca_id);
+    ensure_private_directory(dir);
+    write_file_atomic(dir / "timing.toml", serialize(ca_timing_to_toml(timing)), kPrivateFile);
+  }
+
   std::string archive_account_key(const std::string& ca_id, const std::string& stamp, const std::string& key_pem) override {
     if (!is_stamp(stamp)) throw Error(ErrorKind::internal, fmt::format("'{}' is not a stamp", stamp));
     fs::path old_keys = account_dir(ca_id) / "old-keys";

@@ -477,6 +477,26 @@ AccountRecord account_from_toml(const toml::table& t, const std::string& source)
   return r;
 }
 
+toml::table ca_timing_to_toml(const CaTimingRecord& r) {
+  toml::table t;
+  t.insert("validation", toml::table{{"typical_ms", r.validation_ms}, {"samples", r.validation_samples}});
+  t.insert("issuance", toml::table{{"typical_ms", r.issuance_ms}, {"samples", r.issuance_samples}});
+  return t;
+}
+
+CaTimingRecord ca_timing_from_toml(const toml::table& t, const std::string& source) {
+  CaTimingRecord r;
+  if (const toml::table* validation = t["validation"].as_table()) {
+    r.validation_ms = int_of(*validation, "typical_ms", source).value_or(0);
+    r.validation_samples = int_of(*validation, "samples", source).value_or(0);
+  }
+  if (const toml::table* issuance = t["issuance"].as_table()) {
+    r.issuance_ms = int_of(*issuance, "typical_ms", source).value_or(0);
+    r.issuance_samples = int_of(*issuance, "samples", source).value_or(0);
+  }
+  return r;
+}
+
 std::string serialize(const toml::table& table) {
   std::ostringstream out;
   out << "# Written by certcli " CERTCLI_VERSION ". Safe to read; edit only while certcli is not running.\n";

@@ -14,6 +14,9 @@ DomainRecord domain_from_toml(const toml::table& table, const std::string& sourc
 toml::table account_to_toml(const AccountRecord& record);
 AccountRecord account_from_toml(const toml::table& table, const std::string& source);
 
+toml::table ca_timing_to_toml(const CaTimingRecord& record);
+CaTimingRecord ca_timing_from_toml(const toml::table& table, const std::string& source);
+
 std::string serialize(const toml::table& table);
 // Throws Error{state} naming the file, line and column of a syntax error.
 toml::table parse_toml(const std::string& text, const std::string& source);
