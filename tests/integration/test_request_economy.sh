@@ -27,3 +27,16 @@ assert_not_contains "$trace" "sign-me-up" "a stored account needs no newAccount"
 # 9 when the CA finalizes within one poll; a slow CA may need a second order poll.
 if ((count < 9 || count > 10)); then fail "expected 9 (or 10) requests, made $count:"$'\n'"$trace"; fi
 echo "ok: one issuance with a stored account took $count requests over one connection"
+
+# The polls above were placed where this CA usually finishes, learned from the setup issuance and
+# kept with the account; the measured issuance's waits were learned too.
+timing=$(ls "$home"/accounts/*/timing.toml)
+assert_eq 600 "$(stat -c %a "$timing")" "timing.toml mode"
+python3 - "$timing" <<'PY' || fail "timing.toml does not hold two validation and two issuance waits: $(cat "$timing")"
+import sys, tomllib
+t = tomllib.load(open(sys.argv[1], "rb"))
+for kind in ("validation", "issuance"):
+    assert t[kind]["samples"] == 2, (kind, t[kind])
+    assert 20 <= t[kind]["typical_ms"] <= 30000, (kind, t[kind])
+PY
+echo "ok: the CA's validation and issuance times were learned from both issuances ($(tr '\n' ' ' <"$timing"))"
