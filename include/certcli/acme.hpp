@@ -351,9 +351,11 @@ class Client {
   const crypto::PrivateKey* account_key_ = nullptr;
   std::string account_url_;
   std::vector<std::string> nonce_pool_;
-  // Held for each exchange with the CA (request, its nonce, its answer), so that threads may
-  // share one client, one connection and one nonce pool; recursive since taking a nonce may
-  // fetch the directory. Never held while waiting.
+  // Guards what threads sharing this client share: the nonce pool, the account URL, the
+  // directory. Held only to take or put back a value, not across a request, so that parallel
+  // renewals overlap on the wire; except for the first directory fetch (the others wait for it
+  // instead of fetching their own) and an account recovery (registered once for all).
+  // Recursive: the recovery signs requests.
   std::recursive_mutex exchange_mutex_;
   Sender sender_;
   std::function<std::string()> account_recovery_;

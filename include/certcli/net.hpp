@@ -1,9 +1,9 @@
 // certcli/net.hpp — the only module that opens sockets.
-// Owns: an HTTP(S) client over libcurl (one keep-alive connection reused per client, timeouts,
-// a private CA bundle, proxies from the environment as curl reads them), a small HTTP/1.1
-// server that hands each request to a handler (http-01 answers, later `certcli serve`), and a
-// one-shot probe that fetches a URL the way a CA's validation server does (for the http-01
-// preflight). Knows nothing of ACME.
+// Owns: an HTTP(S) client over libcurl (thread-safe; keep-alive connections, HTTP/2 where the
+// server offers it, timeouts, a private CA bundle, proxies from the environment as curl reads
+// them), a small HTTP/1.1 server that hands each request to a handler (http-01 answers, later
+// `certcli serve`), and a one-shot probe that fetches a URL the way a CA's validation server
+// does (for the http-01 preflight). Knows nothing of ACME.
 #pragma once
 
 #include <atomic>
@@ -73,9 +73,14 @@ class HttpTransport {
   virtual long request_count() const = 0;
 };
 
-// One client holds one curl easy handle, so consecutive requests to the same host reuse the
-// connection (HTTP keep-alive). Not thread-safe. Throws Error{network} when no HTTP answer
-// arrives (DNS failure, refused, TLS failure, timeout), with curl's reason and a hint.
+// Thread-safe: threads may share one client, and their requests overlap on the wire, multiplexed
+// over one HTTP/2 connection where the server offers h2, else over up to 8 parallel HTTP/1.1
+// keep-alive connections to a host. Consecutive requests to the same host reuse a connection
+// (HTTP keep-alive). The first request starts one I/O thread that runs every transfer, so a
+// client that sends nothing starts no thread. Each call blocks until its answer is in. Throws
+// Error{network} when no HTTP answer arrives (DNS failure, refused, TLS failure, timeout), with
+// curl's reason and a hint. The trace callbacks are called one at a time, on the calling threads.
+// The client must outlive every call made on it.
 class HttpClient final : public HttpTransport {
  public:
   explicit HttpClient(HttpClientOptions options = {});
@@ -97,8 +102,8 @@ class HttpClient final : public HttpTransport {
   struct Impl;
   std::unique_ptr<Impl> impl_;
   HttpClientOptions options_;
-  long request_count_ = 0;
-  long connection_count_ = 0;
+  std::atomic<long> request_count_{0};
+  std::atomic<long> connection_count_{0};
 };
 
 // ---------------------------------------------------------------------------------------------

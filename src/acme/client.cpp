@@ -164,26 +164,38 @@ void Client::remember_nonce(const net::HttpResponse& response) {
                    std::all_of(nonce->begin(), nonce->end(), [](char c) {
                      return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_';
                    });
-  if (base64url) nonce_pool_.push_back(*nonce);
+  if (!base64url) return;
+  std::lock_guard pool(exchange_mutex_);
+  nonce_pool_.push_back(*nonce);
 }
 
 std::string Client::take_nonce() {
-  std::lock_guard exchange(exchange_mutex_);
-  if (nonce_pool_.empty()) {
-    int retries = 0;
-    const std::string url = directory().new_nonce;
-    const std::string request = "HEAD " + url;
-    net::HttpResponse response = send_idempotent(
-        clock_, deadline_, [&] { return http_.head(url); },
-        [&](const net::HttpResponse& r) { return retry_when_asked(r, url, request, retries); });
-    remember_nonce(response);
-    if (nonce_pool_.empty())
-      throw Error(ErrorKind::ca_rejected, fmt::format("{} gave no Replay-Nonce (HTTP {})", directory().new_nonce, response.status),
-                  "the CA is misbehaving; try again later", directory().new_nonce);
+  auto pop = [&] {
+    std::string nonce = std::move(nonce_pool_.back());
+    nonce_pool_.pop_back();
+    return nonce;
+  };
+  {
+    std::lock_guard pool(exchange_mutex_);
+    if (!nonce_pool_.empty()) return pop();
   }
-  std::string nonce = std::move(nonce_pool_.back());
-  nonce_pool_.pop_back();
-  return nonce;
+  // The pool is empty: HEAD newNonce, without holding the pool, so that other exchanges go on
+  // meanwhile (and may fetch a nonce of their own). Every answer puts a nonce back, so the pool
+  // ends up holding one per exchange that was in flight at once: a run fetches about one nonce
+  // per exchange ever in flight together, once (one, for a single-threaded run), plus one after
+  // each request that got no answer.
+  int retries = 0;
+  const std::string url = directory().new_nonce;
+  const std::string request = "HEAD " + url;
+  net::HttpResponse response = send_idempotent(
+      clock_, deadline_, [&] { return http_.head(url); },
+      [&](const net::HttpResponse& r) { return retry_when_asked(r, url, request, retries); });
+  std::lock_guard pool(exchange_mutex_);
+  remember_nonce(response);
+  if (nonce_pool_.empty())
+    throw Error(ErrorKind::ca_rejected, fmt::format("{} gave no Replay-Nonce (HTTP {})", url, response.status),
+                "the CA is misbehaving; try again later", url);
+  return pop();
 }
 
 nlohmann::json Client::parse_body(const net::HttpResponse& response, const std::string& context) {
@@ -210,7 +222,10 @@ net::HttpResponse Client::post(const std::string& url, const std::optional<nlohm
   if (signer) use_jwk = true;
   if (!signer && !account_key_) throw Error(ErrorKind::internal, "an ACME request was signed before use_account");
   const crypto::PrivateKey& key = signer ? *signer : *account_key_;
-  if (!use_jwk && account_url_.empty()) throw Error(ErrorKind::internal, "a kid request was made without an account URL");
+  if (!use_jwk) {
+    std::lock_guard account(exchange_mutex_);  // recover_account may replace the URL meanwhile
+    if (account_url_.empty()) throw Error(ErrorKind::internal, "a kid request was made without an account URL");
+  }
   int retries = 0;
   int transport_failures = 0;
   for (int attempt = 1;; ++attempt) {
@@ -218,25 +233,28 @@ net::HttpResponse Client::post(const std::string& url, const std::optional<nlohm
     net::HttpResponse response;
     std::optional<Error> transport_error;
     std::string sent_kid;
-    {
-      // One exchange at a time on the shared connection; waits and polls happen outside, so
-      // parallel renewals overlap everywhere but on the wire.
-      std::lock_guard exchange(exchange_mutex_);
-      try {
-        // Taking a nonce may need a HEAD newNonce: a CA that does not answer it is retried
-        // like one that does not answer the POST.
-        nlohmann::json header = {{"alg", crypto::jws_algorithm(key)}, {"nonce", take_nonce()}, {"url", url}};
-        if (use_jwk)
-          header["jwk"] = crypto::public_jwk(key);
-        else
-          header["kid"] = sent_kid = account_url_;
-        nlohmann::json jws = make_jws(key, header, payload ? payload->dump() : std::string());
-        response = http_.post(url, kJoseJson, jws.dump());
-        remember_nonce(response);
-      } catch (const Error& e) {
-        if (e.kind() != ErrorKind::network) throw;
-        transport_error = e;
+    // No lock around the exchange: the HttpClient is thread-safe, so the requests of parallel
+    // renewals sharing this client overlap on the wire. Only the nonce pool and the account URL
+    // are shared, each held just long enough to take or put back a value.
+    try {
+      // Taking a nonce may need a HEAD newNonce: a CA that does not answer it is retried
+      // like one that does not answer the POST.
+      nlohmann::json header = {{"alg", crypto::jws_algorithm(key)}, {"nonce", take_nonce()}, {"url", url}};
+      if (use_jwk) {
+        header["jwk"] = crypto::public_jwk(key);
+      } else {
+        {
+          std::lock_guard account(exchange_mutex_);
+          sent_kid = account_url_;
+        }
+        header["kid"] = sent_kid;
       }
+      nlohmann::json jws = make_jws(key, header, payload ? payload->dump() : std::string());
+      response = http_.post(url, kJoseJson, jws.dump());
+      remember_nonce(response);
+    } catch (const Error& e) {
+      if (e.kind() != ErrorKind::network) throw;
+      transport_error = e;
     }
     if (transport_error) {
       // No answer (connection reset or refused, a timeout). The directory and the connection
@@ -268,8 +286,9 @@ net::HttpResponse Client::post(const std::string& url, const std::optional<nlohm
 }
 
 bool Client::recover_account(const std::string& sent_kid) {
-  // Under the exchange lock, so that parallel renewals sharing this client register once: a
-  // thread that finds the URL already replaced just sends its request again.
+  // Under exchange_mutex_, so that parallel renewals sharing this client register once: the
+  // others wait for the new URL (their nonces too), and a thread that finds the URL already
+  // replaced just sends its request again.
   std::lock_guard exchange(exchange_mutex_);
   if (account_url_ != sent_kid) return true;
   if (!account_recovery_) return false;

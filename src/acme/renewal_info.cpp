@@ -118,11 +118,8 @@ std::optional<RenewalInfo> Client::fetch_renewal_info(const std::string& cert_id
   const std::string url = base + "/" + cert_id;
   net::HttpResponse response;
   for (int retries = 0;;) {
-    {
-      std::lock_guard exchange(exchange_mutex_);
-      response = http_.get(url);
-      remember_nonce(response);
-    }
+    response = http_.get(url);
+    remember_nonce(response);  // takes the nonce pool's lock itself
     if (!retry_when_asked(response, url, "GET " + url, retries)) break;
   }
   if (response.status == 404) return std::nullopt;  // the CA does not know this certificate

@@ -6,6 +6,8 @@
 #include <certcli/net.hpp>
 
 #include <catch2/catch.hpp>
+
+#include "loopback.hpp"
 #include <openssl/bn.h>
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
@@ -121,16 +123,7 @@ struct Request {
 class ScriptedCa {
  public:
   ScriptedCa() {
-    listen_fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    REQUIRE(listen_fd_ >= 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    REQUIRE(::bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
-    REQUIRE(::listen(listen_fd_, 8) == 0);
-    socklen_t length = sizeof addr;
-    REQUIRE(::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&addr), &length) == 0);
-    port_ = ntohs(addr.sin_port);
+    listen_fd_ = certcli::testing::listen_on_loopback(port_);
   }
   ~ScriptedCa() {
     if (thread_.joinable()) thread_.join();

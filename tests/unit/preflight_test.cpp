@@ -9,6 +9,8 @@
 
 #include <catch2/catch.hpp>
 
+#include "loopback.hpp"
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -39,21 +41,7 @@ namespace {
 constexpr auto kTimeout = std::chrono::milliseconds{3000};
 const std::string kName = "preflight.test";
 
-int listening_socket(int& port) {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  REQUIRE(fd >= 0);
-  int one = 1;
-  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
-  REQUIRE(::listen(fd, 16) == 0);
-  socklen_t length = sizeof addr;
-  REQUIRE(::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &length) == 0);
-  port = ntohs(addr.sin_port);
-  return fd;
-}
+int listening_socket(int& port) { return certcli::testing::listen_on_loopback(port, 16); }
 
 std::string reply(int status, const std::string& body, const std::string& extra_headers = "") {
   return "HTTP/1.1 " + std::to_string(status) + " X\r\nContent-Length: " + std::to_string(body.size()) +
