@@ -809,6 +809,9 @@ class FileStore final : public Store {
     Located at = locate(path, /*create=*/true);
     int fd = files::open_file_at(at.dir.get(), at.leaf, at.shown, O_RDWR | O_CREAT, 0600).release();
     const TimePoint deadline = clock_.now() + timeout;
+    // Most waits are short (another thread of this run saving the rate-limit ledger, a few
+    // milliseconds): look again soon, then less and less often.
+    std::chrono::milliseconds pause{2};
     while (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
       if (errno != EWOULDBLOCK && errno != EINTR) {
         int err = errno;
@@ -825,7 +828,8 @@ class FileStore final : public Store {
                     "wait for it to finish, or stop it; the lock is released when that process exits", home_.string());
       }
       try {
-        clock_.sleep_for(std::chrono::milliseconds(200));  // throws Error{interrupted} on Ctrl-C
+        clock_.sleep_for(pause);  // throws Error{interrupted} on Ctrl-C
+        pause = std::min(pause * 2, std::chrono::milliseconds{200});
       } catch (...) {
         ::close(fd);
         throw;
