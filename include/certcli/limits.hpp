@@ -102,8 +102,11 @@ constexpr std::chrono::seconds kRetention = std::chrono::days{7};
 // Entries younger than kRetention (and not in the future by more than a day: a clock moved back).
 std::vector<Entry> prune(std::vector<Entry> entries, TimePoint now);
 
-// The ledger as JSON ({"version": 1, "entries": [...]}) and back. parse throws Error{state}
-// naming `file` when the text is not a ledger.
+// The ledger as JSON lines (one entry per line, each ending in a newline) and back. parse also
+// reads the first format ({"version": 1, "entries": [...]}), and skips a last line cut short
+// (an append a crash interrupted); it throws Error{state} naming `file` when the text is not a
+// ledger.
+std::string serialize_entry(const Entry& entry);
 std::string serialize(const std::vector<Entry>& entries);
 std::vector<Entry> parse(const std::string& text, const std::string& file);
 
@@ -178,7 +181,8 @@ class RunLedger {
   std::map<std::string, std::vector<Entry>> held_;  // by domain
 };
 
-// Appends one entry to the ledger under the state lock (pruning what is past every window).
+// Appends one entry to the ledger under the state lock; the first entry a process records in a
+// ledger rewrites it, pruning what is past every window.
 // Never throws: the CA has already counted it, so a failure here is only reported (the returned
 // text; empty when all went well).
 std::string record_event(store::Store& store, TimePoint now, Event event, const std::string& ca,

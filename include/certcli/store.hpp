@@ -318,12 +318,15 @@ class Store {
   // Where the live files of `name` are, for the user to point a web server at.
   virtual std::string live_location(const std::string& name) const = 0;
 
-  // The rate-limit ledger (rate-limits.json; certcli/limits.hpp owns its shape): nothing when
-  // there is none yet. save_ledger writes it atomically; hold the state lock. A store that keeps
-  // no ledger (a dry run's) counts nothing.
+  // The rate-limit ledger (rate-limits.jsonl; certcli/limits.hpp owns its shape): nothing when
+  // there is none yet (an earlier certcli's rate-limits.json is read until the first rewrite
+  // replaces it). save_ledger writes it atomically; hold the state lock. A store that keeps no
+  // ledger (a dry run's) counts nothing.
   virtual std::optional<std::string> load_ledger() const { return std::nullopt; }
   virtual void save_ledger(const std::string& text) { (void)text; }
-  virtual std::string ledger_location() const { return "rate-limits.json"; }
+  // Adds `line` (one entry, ending in a newline) at the end, flushed to disk; hold the state lock.
+  virtual void append_ledger(const std::string& line) { save_ledger(load_ledger().value_or("") + line); }
+  virtual std::string ledger_location() const { return "rate-limits.jsonl"; }
 
   // Certificate pinning (certcli/pin.hpp owns the shapes): the pin table (pins.toml), the roots
   // `pin trust --add` keeps (trusted-roots.pem), each nothing when there is none yet; written

@@ -191,17 +191,26 @@ std::vector<Entry> prune(std::vector<Entry> entries, TimePoint now) {
   return entries;
 }
 
+namespace {
+
+nlohmann::json entry_json(const Entry& e) {
+  return {{"time", format_rfc3339(e.time)},
+          {"event", e.event == Event::order ? "order" : "certificate"},
+          {"ca", e.ca},
+          {"account", e.account},
+          {"names", e.names},
+          {"renewal", e.renewal},
+          {"ari", e.ari}};
+}
+
+}  // namespace
+
+std::string serialize_entry(const Entry& entry) { return entry_json(entry).dump() + "\n"; }
+
 std::string serialize(const std::vector<Entry>& entries) {
-  nlohmann::json list = nlohmann::json::array();
-  for (const auto& e : entries)
-    list.push_back({{"time", format_rfc3339(e.time)},
-                    {"event", e.event == Event::order ? "order" : "certificate"},
-                    {"ca", e.ca},
-                    {"account", e.account},
-                    {"names", e.names},
-                    {"renewal", e.renewal},
-                    {"ari", e.ari}});
-  return nlohmann::json{{"version", 1}, {"entries", list}}.dump(1) + "\n";
+  std::string text;
+  for (const auto& e : entries) text += serialize_entry(e);
+  return text;
 }
 
 std::vector<Entry> parse(const std::string& text, const std::string& file) {
@@ -211,11 +220,7 @@ std::vector<Entry> parse(const std::string& text, const std::string& file) {
                  "(the CA's own count is unaffected)",
                  file);
   };
-  nlohmann::json body = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (!body.is_object() || !body.contains("entries") || !body["entries"].is_array())
-    throw damaged("not a certcli rate-limit ledger");
-  std::vector<Entry> entries;
-  for (const auto& item : body["entries"]) {
+  auto entry_from = [&](const nlohmann::json& item) {
     try {
       Entry e;
       e.time = parse_rfc3339(item.at("time").get<std::string>());
@@ -227,12 +232,39 @@ std::vector<Entry> parse(const std::string& text, const std::string& file) {
       e.names = sorted(item.at("names").get<std::vector<std::string>>());
       e.renewal = item.value("renewal", false);
       e.ari = item.value("ari", false);
-      entries.push_back(std::move(e));
+      return e;
     } catch (const Error&) {
       throw;
     } catch (const std::exception& e) {
       throw damaged(fmt::format("an entry is malformed ({})", e.what()));
     }
+  };
+  std::vector<Entry> entries;
+  // The first format ({"version": 1, "entries": [...]}, rewritten whole for every event) is still
+  // read; the next write replaces it with lines.
+  nlohmann::json whole = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (whole.is_object() && whole.contains("entries")) {
+    if (!whole["entries"].is_array()) throw damaged("not a certcli rate-limit ledger");
+    for (const auto& item : whole["entries"]) entries.push_back(entry_from(item));
+    return entries;
+  }
+  size_t start = 0;
+  int line_number = 0;
+  while (start < text.size()) {
+    const size_t end = text.find('\n', start);
+    const std::string line = text.substr(start, end == std::string::npos ? std::string::npos : end - start);
+    start = end == std::string::npos ? text.size() : end + 1;
+    ++line_number;
+    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    nlohmann::json item = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+    if (!item.is_object()) {
+      // A last line without its newline is an append a crash cut short: the CA counted that
+      // event or not, and the next append starts on a line of its own.
+      if (end == std::string::npos && line_number > 1) break;
+      throw damaged(line_number == 1 ? std::string("not a certcli rate-limit ledger")
+                                     : fmt::format("line {} is not a ledger entry", line_number));
+    }
+    entries.push_back(entry_from(item));
   }
   return entries;
 }
@@ -373,9 +405,21 @@ std::string record_event(store::Store& store, TimePoint now, Event event, const 
     entry.renewal = !record.live_version.empty() && sorted(record.covered_names) == entry.names;
     entry.ari = ari;
     auto lock = store.lock(std::chrono::seconds{60});  // the ledger is shared by every domain
-    std::vector<Entry> entries = prune(read_ledger(store), now);
-    entries.push_back(std::move(entry));
-    store.save_ledger(serialize(entries));
+    // The first event a process records in a ledger rewrites it without what is past every
+    // window (and in lines, if it was in the first format); later ones append a line, so that a
+    // run renewing thousands of certificates writes each event once, not the whole ledger again.
+    static std::mutex compacted_mutex;
+    static std::set<std::string> compacted;
+    std::unique_lock guard(compacted_mutex);
+    if (compacted.insert(store.ledger_location()).second) {
+      guard.unlock();
+      std::vector<Entry> entries = prune(read_ledger(store), now);
+      entries.push_back(std::move(entry));
+      store.save_ledger(serialize(entries));
+    } else {
+      guard.unlock();
+      store.append_ledger(serialize_entry(entry));
+    }
     return {};
   } catch (const std::exception& e) {
     return fmt::format("the rate-limit ledger was not updated: {}", e.what());

@@ -25,6 +25,7 @@
 #include <limits.h>
 #include <pwd.h>
 #include <sys/file.h>
+#include <string_view>
 #include <sys/stat.h>
 #include <thread>
 #include <unistd.h>
@@ -565,6 +566,9 @@ class FileStore final : public Store {
     }
   }
 
+  // The ledger's name before it was kept in lines (one JSON document, rewritten for every event).
+  static constexpr const char* kFirstLedger = "rate-limits.json";
+
   void append_activity(const nlohmann::json& event) override {
     // Opened in the home's descriptor with O_NOFOLLOW: a linked activity.jsonl is refused, so
     // root never appends to a file someone pointed it at.
@@ -614,15 +618,51 @@ class FileStore final : public Store {
   std::string live_location(const std::string& name) const override { return (domain_dir(name) / "live").string(); }
 
   std::optional<std::string> load_ledger() const override {
-    fs::path path = home_ / "rate-limits.json";
-    if (!state_file_exists(path)) return std::nullopt;
-    return read_file(path);
+    for (const char* name : {"rate-limits.jsonl", kFirstLedger}) {
+      fs::path path = home_ / name;
+      if (state_file_exists(path)) return read_file(path);
+    }
+    return std::nullopt;
   }
   void save_ledger(const std::string& text) override {
     ensure_private_directory(home_);
-    write_file_atomic(home_ / "rate-limits.json", text, kPrivateFile);
+    write_file_atomic(home_ / "rate-limits.jsonl", text, kPrivateFile);
+    // Its entries are in the new file now (the rewrite read them).
+    std::error_code ignored;
+    fs::remove(home_ / kFirstLedger, ignored);
   }
-  std::string ledger_location() const override { return (home_ / "rate-limits.json").string(); }
+  void append_ledger(const std::string& line) override {
+    files::UniqueFd home_fd = open_home_for_writing();
+    const fs::path path = home_ / "rate-limits.jsonl";
+    if (!state_file_exists(path) && state_file_exists(home_ / kFirstLedger)) {
+      save_ledger(read_file(home_ / kFirstLedger) + line);  // parse() reads the old format whole
+      return;
+    }
+    // O_NOFOLLOW through the home's descriptor, as for the activity log.
+    files::UniqueFd fd = files::open_file_at(home_fd.get(), "rate-limits.jsonl", path, O_RDWR | O_APPEND | O_CREAT, 0600);
+    // A line a crash cut short (no newline at the end) is cut off first: this entry then stands
+    // on a line of its own, and every line before it is whole.
+    struct stat st {};
+    bool ok = ::fstat(fd.get(), &st) == 0;
+    if (ok && st.st_size > 0) {
+      char tail[4096];
+      const off_t from = std::max<off_t>(0, st.st_size - static_cast<off_t>(sizeof tail));
+      const ssize_t n = ::pread(fd.get(), tail, static_cast<size_t>(st.st_size - from), from);
+      ok = n == st.st_size - from;
+      if (ok && tail[n - 1] != '\n') {
+        const std::string_view read(tail, static_cast<size_t>(n));
+        const size_t newline = read.rfind('\n');
+        // A torn line longer than the tail read is no entry certcli wrote: keep it for the reader to name.
+        if (newline != std::string_view::npos || from == 0)
+          ok = ::ftruncate(fd.get(), newline == std::string_view::npos ? 0 : from + static_cast<off_t>(newline) + 1) == 0;
+      }
+    }
+    ok = ok && ::write(fd.get(), line.data(), line.size()) == static_cast<ssize_t>(line.size()) && ::fsync(fd.get()) == 0;
+    if (!ok)
+      throw Error(ErrorKind::state, fmt::format("cannot append to {}: {}", path.string(), std::strerror(errno)),
+                  "check that the state directory is writable by this user (see --home)", path.string());
+  }
+  std::string ledger_location() const override { return (home_ / "rate-limits.jsonl").string(); }
 
   // --- Certificate pinning: pins.toml, trusted-roots.pem, domains/<name>/backup-key.pem. ---
   std::optional<std::string> load_pin_table() const override {

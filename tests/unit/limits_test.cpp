@@ -8,7 +8,10 @@
 #include <catch2/catch.hpp>
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <atomic>
+#include <filesystem>
+#include <fstream>
 #include <thread>
 
 using namespace certcli;
@@ -164,8 +167,70 @@ TEST_CASE("the ledger keeps 7 days and reads back what it wrote") {
   CHECK(back[0].names == std::vector<std::string>{"a.example.com", "b.example.com"});
   CHECK(back[0].renewal);
   CHECK(back[1].account == kAccount);
-  CHECK_THROWS_AS(limits::parse("{\"entries\": 3}", "rate-limits.json"), Error);
-  CHECK_THROWS_AS(limits::parse("not json", "rate-limits.json"), Error);
+  CHECK_THROWS_AS(limits::parse("{\"entries\": 3}", "rate-limits.jsonl"), Error);
+  CHECK_THROWS_AS(limits::parse("not json", "rate-limits.jsonl"), Error);
+}
+
+TEST_CASE("the ledger is one entry per line; a last line a crash cut short is skipped, a bad one before it is named") {
+  const std::string first = limits::serialize_entry(certificate(kStart, {"a.example.com"}));
+  const std::string second = limits::serialize_entry(order(kStart + 1h, {"b.example.com"}));
+  CHECK(first.back() == '\n');
+  CHECK(std::count(first.begin(), first.end(), '\n') == 1);
+  CHECK(limits::parse(first + second, "rate-limits.jsonl").size() == 2);
+  CHECK(limits::parse(first + second.substr(0, second.size() / 2), "rate-limits.jsonl").size() == 1);
+  try {
+    limits::parse(first + "{\"time\": \n" + second, "rate-limits.jsonl");
+    FAIL("a damaged line was read");
+  } catch (const Error& e) {
+    CHECK(e.kind() == ErrorKind::state);
+    CHECK(std::string(e.what()).find("line 2") != std::string::npos);
+  }
+  // The first format, one document, is still read.
+  const std::string old_format = R"({"version": 1, "entries": [{"time": "2026-03-01T00:00:00Z", "event": "certificate",
+      "ca": "https://acme-v02.api.letsencrypt.org/directory", "names": ["a.example.com"]}]})";
+  auto old = limits::parse(old_format, "rate-limits.json");
+  REQUIRE(old.size() == 1);
+  CHECK(old[0].time == kStart);
+}
+
+TEST_CASE("events after a process's first are appended as lines, and an earlier certcli's ledger is carried over") {
+  testing::TempDir home;
+  auto store = store::open_file_store(home.path);
+  const auto ca = lifecycle::select_ca("letsencrypt", "", false);
+  store::DomainRecord record;
+  record.name = "a.example.com";
+  record.names = {"a.example.com"};
+  // What certcli wrote before the ledger was kept in lines: a week-old entry and a fresh one.
+  const std::string old_format = fmt::format(
+      R"({{"version": 1, "entries": [{{"time": "{}", "event": "certificate", "ca": "{}", "names": ["old.example.com"]}},
+      {{"time": "{}", "event": "order", "ca": "{}", "names": ["kept.example.com"]}}]}})",
+      format_rfc3339(kStart - std::chrono::days{8}), ca.directory_url, format_rfc3339(kStart - 1h), ca.directory_url);
+  {
+    std::ofstream out(home.path / "rate-limits.json");
+    out << old_format;
+  }
+  for (int i = 0; i < 5; ++i)
+    CHECK(limits::record_event(*store, kStart + std::chrono::minutes{i}, limits::Event::order, ca.directory_url, "",
+                               record, false).empty());
+  CHECK_FALSE(std::filesystem::exists(home.path / "rate-limits.json"));
+  std::ifstream in(home.path / "rate-limits.jsonl");
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  // The week-old entry is gone; the fresh one and the five events are there, one per line.
+  REQUIRE(lines.size() == 6);
+  CHECK(lines[0].find("kept.example.com") != std::string::npos);
+  const auto entries = limits::parse(*store->load_ledger(), store->ledger_location());
+  CHECK(entries.size() == 6);
+  CHECK(entries.back().time == kStart + std::chrono::minutes{4});
+  // An append a crash cut short: the next one cuts it off and stands on a line of its own.
+  {
+    std::ofstream out(home.path / "rate-limits.jsonl", std::ios::app);
+    out << R"({"time": "2026-03-01T00:0)";
+  }
+  CHECK(limits::record_event(*store, kStart + 1h, limits::Event::certificate, ca.directory_url, "", record, false).empty());
+  const auto after = limits::parse(*store->load_ledger(), store->ledger_location());
+  REQUIRE(after.size() == 7);
+  CHECK(after.back().event == limits::Event::certificate);
 }
 
 TEST_CASE("custom limits for tests parse and reject what they do not know") {
