@@ -162,8 +162,9 @@ std::chrono::milliseconds next_poll_backoff(const LatencyEstimate& estimate, std
 // whether it found the object settled (so the CA took at most that long: the estimate shrinks,
 // quickly over the first few samples, then by 3% a time); otherwise `observed` (from the start
 // to the poll that saw it settled, an upper bound within a backoff step) with a quarter's
-// margin becomes the estimate. The result: about one wait in ten costs one poll more than
-// needed, and the others none. Pure.
+// margin becomes the estimate, at most twice the last once the first few samples are in (one
+// slow wait is an outlier until others agree). The result: about one wait in ten costs one
+// poll more than needed, and the others none. Pure.
 void learn_latency(LatencyEstimate& estimate, std::chrono::milliseconds first_delay, bool settled_at_first_poll,
                    std::chrono::milliseconds observed);
 

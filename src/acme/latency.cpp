@@ -58,7 +58,11 @@ void learn_latency(LatencyEstimate& estimate, milliseconds first_delay, bool set
     const milliseconds bound = estimate.samples == 0 ? first_delay : std::min(first_delay, estimate.typical);
     estimate.typical = clamp_first_poll(scaled(bound, shrink));
   } else {
-    estimate.typical = clamp_first_poll(scaled(std::max(observed, first_delay), kMargin));
+    milliseconds seen = scaled(std::max(observed, first_delay), kMargin);
+    // Once the CA's speed is known, one slow wait (a validation that met a dropped connection)
+    // at most doubles the estimate: an outlier must not slow the next hundred orders.
+    if (estimate.samples >= kDiscoverySamples) seen = std::min(seen, std::max(first_delay, estimate.typical) * 2);
+    estimate.typical = clamp_first_poll(seen);
   }
   if (estimate.samples < kMostSamples) ++estimate.samples;
 }

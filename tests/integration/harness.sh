@@ -179,8 +179,15 @@ use_certcli() {
 # harness_stop stops it.
 start_webroot_server() {
   mkdir -p "$1"
-  "$HARNESS_PYTHON" -m http.server --bind 127.0.0.1 --directory "$1" "$CERTCLI_TEST_HTTP_PORT" \
-    >"$HARNESS_DIR/webroot-server.log" 2>&1 &
+  # http.server's own listen backlog is 5: parallel validations (renew --parallel) would overflow
+  # it, and a dropped SYN is sent again only after a second.
+  "$HARNESS_PYTHON" - "$1" "$CERTCLI_TEST_HTTP_PORT" >"$HARNESS_DIR/webroot-server.log" 2>&1 <<'PY' &
+import functools, http.server, sys
+class Server(http.server.ThreadingHTTPServer):
+    request_queue_size = 128
+handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=sys.argv[1])
+Server(("127.0.0.1", int(sys.argv[2])), handler).serve_forever()
+PY
   _HARNESS_WEB_PIDS="${_HARNESS_WEB_PIDS:-} $!"
   local _
   for _ in $(seq 50); do

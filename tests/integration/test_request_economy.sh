@@ -24,8 +24,9 @@ assert_eq 1 "$(grep -c '^certcli: http: HEAD ' <<<"$trace")" "newNonce requests"
 assert_eq 1 "$(grep -c '(new connection)' <<<"$trace")" "connections opened"
 assert_eq 0 "$(grep -c ' -> [45]' <<<"$trace")" "refused requests"
 assert_not_contains "$trace" "sign-me-up" "a stored account needs no newAccount"
-# 9 when the CA finalizes within one poll; a slow CA may need a second order poll.
-if ((count < 9 || count > 10)); then fail "expected 9 (or 10) requests, made $count:"$'\n'"$trace"; fi
+# 9 when each poll finds the work done; the authorization's or the order's first poll may come
+# before Pebble is done (it is placed at the time learned from the setup issuance), one more each.
+if ((count < 9 || count > 11)); then fail "expected 9 (up to 11) requests, made $count:"$'\n'"$trace"; fi
 echo "ok: one issuance with a stored account took $count requests over one connection"
 
 # The polls above were placed where this CA usually finishes, learned from the setup issuance and

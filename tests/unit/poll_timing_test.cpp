@@ -47,12 +47,12 @@ TEST_CASE("a first poll that finds the work done shrinks the estimate, fast whil
 }
 
 TEST_CASE("a first poll that comes too early moves the estimate past what was observed") {
-  acme::LatencyEstimate estimate{20ms, 12};
+  acme::LatencyEstimate estimate{20ms, 2};
   acme::learn_latency(estimate, 20ms, false, 100ms);
   CHECK(estimate.typical == 125ms);
-  CHECK(estimate.samples == 13);
+  CHECK(estimate.samples == 3);
   acme::learn_latency(estimate, 125ms, false, 10min);
-  CHECK(estimate.typical == 30s);
+  CHECK(estimate.typical == 30s);  // never beyond the longest first poll
 }
 
 TEST_CASE("a first poll a Retry-After placed late teaches no more than the estimate already knew") {
@@ -169,13 +169,13 @@ TEST_CASE("a CA slower than its estimate is polled in small steps, and the estim
   acme::Client client(ca, clock, "https://ca.test/dir");
   auto key = crypto::PrivateKey::generate(crypto::KeyType::ec256);
   client.use_account(key, "https://ca.test/acct/1");
-  client.set_timing({{40ms, 20}, {}});
+  client.set_timing({{40ms, 4}, {}});  // a few samples only: the new one is taken whole
   client.answer_challenge(pending_challenge());
   client.wait_for_authorization("https://ca.test/authz/1", clock.steady_now());
   // 40, then +20, +40: seen valid at 100 ms.
   CHECK(ca.poll_times == std::vector<milliseconds>{40ms, 60ms, 100ms});
   CHECK(client.timing().validation.typical == 125ms);  // 100 ms with a quarter's margin
-  CHECK(client.timing().validation.samples == 21);
+  CHECK(client.timing().validation.samples == 5);
   // The next wait at this CA finds it done at the first poll.
   SleepClock later;
   TimedCa same(later, 100ms);
@@ -187,7 +187,7 @@ TEST_CASE("a CA slower than its estimate is polled in small steps, and the estim
   CHECK(same.polls == 1);
 }
 
-TEST_CASE("an unmeasured CA is polled 300 ms after the answer, then every 250 ms doubling") {
+TEST_CASE("an unmeasured CA is polled 50 ms after the answer, then 250 ms later doubling") {
   SleepClock clock;
   TimedCa ca(clock, 1000ms);
   acme::Client client(ca, clock, "https://ca.test/dir");
@@ -195,9 +195,20 @@ TEST_CASE("an unmeasured CA is polled 300 ms after the answer, then every 250 ms
   client.use_account(key, "https://ca.test/acct/1");
   client.answer_challenge(pending_challenge());
   client.wait_for_authorization("https://ca.test/authz/1", clock.steady_now());
-  CHECK(ca.poll_times == std::vector<milliseconds>{300ms, 550ms, 1050ms});
+  CHECK(ca.poll_times == std::vector<milliseconds>{50ms, 300ms, 800ms, 1800ms});
   CHECK(client.timing().validation.samples == 1);
-  CHECK(client.timing().validation.typical == 1312ms);
+  CHECK(client.timing().validation.typical == 2250ms);  // the first sample is taken whole
+}
+
+TEST_CASE("once the CA's speed is known, one slow wait at most doubles the estimate") {
+  acme::LatencyEstimate estimate{20ms, 50};
+  acme::learn_latency(estimate, 20ms, false, 1300ms);  // a dropped connection, say
+  CHECK(estimate.typical == 40ms);
+  acme::learn_latency(estimate, 40ms, false, 1300ms);  // and again: the CA did slow down
+  CHECK(estimate.typical == 80ms);
+  acme::LatencyEstimate early{20ms, 3};
+  acme::learn_latency(early, 20ms, false, 1300ms);  // while few samples are in, taken whole
+  CHECK(early.typical == 1625ms);
 }
 
 TEST_CASE("a Retry-After on the challenge answer wins over the learned time") {
