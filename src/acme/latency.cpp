@@ -19,7 +19,7 @@ constexpr milliseconds kShortestFirstPoll{20};
 constexpr milliseconds kLongestFirstPoll{30'000};
 constexpr milliseconds kLongestBackoff{5'000};
 constexpr milliseconds kUnmeasuredBackoff{250};
-// The first few samples find the CA's speed (300 ms to 10 ms in about ten orders); after
+// The first few samples find the CA's speed (from 300 ms to 20 ms in eight orders); after
 // that the estimate creeps down slowly, so an early poll stays rare.
 constexpr long kDiscoverySamples = 8;
 constexpr double kDiscoveryShrink = 0.7;
