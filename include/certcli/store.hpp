@@ -278,6 +278,12 @@ class Store {
   // The key comes in clear, but as stored (maybe encrypted) when the store has no passphrase,
   // so that reading the certificate never needs one.
   virtual std::optional<CertificateFiles> load_live_certificate(const std::string& name) const = 0;
+  // The live leaf certificate alone (cert.pem): what status, covers and the like need, without
+  // reading the chain or decrypting the key (scrypt, tens of milliseconds a key with a passphrase).
+  virtual std::optional<std::string> load_live_leaf(const std::string& name) const {
+    auto live = load_live_certificate(name);
+    return live ? std::optional(std::move(live->certificate)) : std::nullopt;
+  }
   // archive/<version>'s four files, the key in clear (it needs the passphrase when it is
   // encrypted); nothing when there is no such version. `version` is checked before it reaches a path.
   virtual std::optional<CertificateFiles> load_archived_certificate(const std::string& name,

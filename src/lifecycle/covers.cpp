@@ -32,9 +32,9 @@ CoversReport find_covering(const store::Store& store, const Clock& clock, std::s
     std::optional<TimePoint> not_after = record.expires_at;
     std::string serial = record.serial;
     if (sans.empty()) {
-      auto live = store.load_live_certificate(record.name);
-      if (!live) continue;
-      crypto::CertificateInfo info = crypto::parse_certificate(live->certificate);
+      auto leaf = store.load_live_leaf(record.name);
+      if (!leaf) continue;
+      crypto::CertificateInfo info = crypto::parse_certificate(*leaf);
       sans = info.sans;
       not_before = info.not_before;
       not_after = info.not_after;

@@ -364,8 +364,8 @@ std::vector<DomainStatus> domain_status(const store::Store& store, const std::st
   for (auto& record : records) {
     DomainStatus status;
     status.live_location = store.live_location(record.name);
-    if (auto live = store.load_live_certificate(record.name)) {
-      status.live = crypto::parse_certificate(live->certificate);
+    if (auto leaf = store.load_live_leaf(record.name)) {
+      status.live = crypto::parse_certificate(*leaf);
       status.uncovered_names = renewal::names_not_covered(record.names, status.live->sans);
     }
     status.interrupted = record.status == store::CertificateStatus::issuing && !store.is_domain_locked(record.name);

@@ -83,6 +83,7 @@ class DryRunStore final : public store::Store {
   std::optional<store::CertificateFiles> load_live_certificate(const std::string& name) const override {
     return real_.load_live_certificate(name);
   }
+  std::optional<std::string> load_live_leaf(const std::string& name) const override { return real_.load_live_leaf(name); }
   void append_activity(const nlohmann::json&) override {}
   std::string live_location(const std::string& name) const override { return real_.live_location(name); }
 

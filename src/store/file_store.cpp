@@ -543,6 +543,13 @@ class FileStore final : public Store {
                             read_key(dir / "key.pem")};
   }
 
+  std::optional<std::string> load_live_leaf(const std::string& name) const override {
+    check_home_readable();
+    fs::path cert = domain_dir(name) / "live" / "cert.pem";
+    if (!state_file_exists(cert)) return std::nullopt;
+    return read_file(cert);
+  }
+
   std::optional<CertificateFiles> load_live_certificate(const std::string& name) const override {
     check_home_readable();
     fs::path live = domain_dir(name) / "live";

@@ -116,19 +116,23 @@ key=$(readlink -f -- "$home/domains/k.example.com/live")/key.pem
 assert_file_mode 600 "$key"
 mv -- "$key" "$work/k.key.saved"
 ln -s "$victim" "$key"
-expect_refused "key.pem link, status NAME" "$key" cc status k.example.com
+# status reads the certificate only, never the key: it is not stopped, and does not follow it.
+run_capture cc status k.example.com
+assert_eq 0 "$LAST_STATUS" "status reads no key (stderr: $LAST_STDERR)"
+expect_refused "key.pem link, download NAME" "$key" cc download k.example.com --out "$work/k-download"
 assert_contains "$LAST_STDERR" "symbolic link"
+[[ ! -e "$work/k-download/private.key" ]] || fail "download wrote a key read through a link"
 expect_refused "key.pem link, keys encrypt" "$key" env CERTCLI_PASSPHRASE=correct-horse "$CERTCLI_BIN" --home "$home" keys encrypt
 victims_untouched "key.pem link"
 rm -f -- "$key"
 mv -- "$work/k.key.saved" "$key"
 run_capture cc status k.example.com
 assert_eq 0 "$LAST_STATUS" "status k.example.com with its key back (stderr: $LAST_STDERR)"
-echo "ok: a linked key.pem is refused (status, keys encrypt) and its target is untouched"
+echo "ok: a linked key.pem is refused (download, keys encrypt), status reads no key, and its target is untouched"
 
 # 5. A key loosened by hand is refused with the chmod that fixes it, and not changed.
 chmod 644 "$key"
-expect_refused "a 0644 key" "$key" cc status k.example.com
+expect_refused "a 0644 key" "$key" cc download k.example.com --out "$work/k-download-2"
 assert_contains "$LAST_STDERR" "chmod 600 $key"
 assert_file_mode 644 "$key"
 chmod 600 "$key"

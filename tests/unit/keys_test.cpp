@@ -114,3 +114,13 @@ TEST_CASE("keys decrypt then encrypt round-trips every key file") {
   CHECK(is_clear_key(files::read_file(dir.path / "accounts/ca/account.key")));
   CHECK(files::read_file(dir.path / "domains/example.com/live/key.pem") == clear);
 }
+
+TEST_CASE("the live leaf alone is read without the key: a wrong passphrase does not stop status") {
+  TempDir dir;
+  std::string clear = crypto::PrivateKey::generate(crypto::KeyType::ec256).to_pem();
+  open(dir.path, "pass")->install_certificate("example.com", "20260101T000000Z", files_with(clear));
+  auto wrong = open(dir.path, "nope");
+  CHECK_THROWS_WITH(wrong->load_live_certificate("example.com"), Catch::Contains("key.pem"));
+  CHECK(wrong->load_live_leaf("example.com") == std::optional<std::string>("CERT"));
+  CHECK_FALSE(wrong->load_live_leaf("other.example.com"));
+}
