@@ -143,61 +143,58 @@ acme::Challenge pending_challenge() {
   return c;
 }
 
+// A client of a TimedCa whose validation takes `validation`, knowing `timing` of it, with its
+// challenge answered at the clock's start; wait() polls until the authorization is valid.
+struct AnsweredChallenge {
+  AnsweredChallenge(milliseconds validation, acme::CaTiming timing, std::string retry_after = {})
+      : ca(clock, validation), client(ca, clock, "https://ca.test/dir") {
+    ca.retry_after = std::move(retry_after);
+    client.use_account(key, "https://ca.test/acct/1");
+    client.set_timing(timing);
+    retry = client.answer_challenge(pending_challenge());
+  }
+  acme::Authorization wait() {
+    return client.wait_for_authorization("https://ca.test/authz/1", clock.steady_now(), retry);
+  }
+  SleepClock clock;
+  TimedCa ca;
+  acme::Client client;
+  crypto::PrivateKey key = crypto::PrivateKey::generate(crypto::KeyType::ec256);
+  std::optional<TimePoint> retry;
+};
+
 }  // namespace
 
 TEST_CASE("a measured CA is polled once, at its typical validation time, and the estimate creeps down") {
-  SleepClock clock;
-  TimedCa ca(clock, 30ms);
-  acme::Client client(ca, clock, "https://ca.test/dir");
-  auto key = crypto::PrivateKey::generate(crypto::KeyType::ec256);
-  client.use_account(key, "https://ca.test/acct/1");
-  client.set_timing({{40ms, 20}, {}});
-  auto retry = client.answer_challenge(pending_challenge());
-  CHECK_FALSE(retry);
-  auto authz = client.wait_for_authorization("https://ca.test/authz/1", clock.steady_now(), retry);
-  CHECK(authz.status == "valid");
-  CHECK(ca.polls == 1);
-  REQUIRE(ca.poll_times.size() == 1);
-  CHECK(ca.poll_times[0] == 40ms);
-  CHECK(client.timing().validation.typical < 40ms);
-  CHECK(client.timing().validation.samples == 21);
+  AnsweredChallenge run(30ms, {{40ms, 20}, {}});
+  CHECK_FALSE(run.retry);
+  CHECK(run.wait().status == "valid");
+  CHECK(run.ca.polls == 1);
+  REQUIRE(run.ca.poll_times.size() == 1);
+  CHECK(run.ca.poll_times[0] == 40ms);
+  CHECK(run.client.timing().validation.typical < 40ms);
+  CHECK(run.client.timing().validation.samples == 21);
 }
 
 TEST_CASE("a CA slower than its estimate is polled in small steps, and the estimate moves past it") {
-  SleepClock clock;
-  TimedCa ca(clock, 100ms);
-  acme::Client client(ca, clock, "https://ca.test/dir");
-  auto key = crypto::PrivateKey::generate(crypto::KeyType::ec256);
-  client.use_account(key, "https://ca.test/acct/1");
-  client.set_timing({{40ms, 4}, {}});  // a few samples only: the new one is taken whole
-  client.answer_challenge(pending_challenge());
-  client.wait_for_authorization("https://ca.test/authz/1", clock.steady_now());
+  AnsweredChallenge run(100ms, {{40ms, 4}, {}});  // a few samples only: the new one is taken whole
+  run.wait();
   // 40, then +20, +40: seen valid at 100 ms.
-  CHECK(ca.poll_times == std::vector<milliseconds>{40ms, 60ms, 100ms});
-  CHECK(client.timing().validation.typical == 125ms);  // 100 ms with a quarter's margin
-  CHECK(client.timing().validation.samples == 5);
+  CHECK(run.ca.poll_times == std::vector<milliseconds>{40ms, 60ms, 100ms});
+  CHECK(run.client.timing().validation.typical == 125ms);  // 100 ms with a quarter's margin
+  CHECK(run.client.timing().validation.samples == 5);
   // The next wait at this CA finds it done at the first poll.
-  SleepClock later;
-  TimedCa same(later, 100ms);
-  acme::Client again(same, later, "https://ca.test/dir");
-  again.use_account(key, "https://ca.test/acct/1");
-  again.set_timing(client.timing());
-  again.answer_challenge(pending_challenge());
-  again.wait_for_authorization("https://ca.test/authz/1", later.steady_now());
-  CHECK(same.polls == 1);
+  AnsweredChallenge next(100ms, run.client.timing());
+  next.wait();
+  CHECK(next.ca.polls == 1);
 }
 
 TEST_CASE("an unmeasured CA is polled 50 ms after the answer, then 250 ms later doubling") {
-  SleepClock clock;
-  TimedCa ca(clock, 1000ms);
-  acme::Client client(ca, clock, "https://ca.test/dir");
-  auto key = crypto::PrivateKey::generate(crypto::KeyType::ec256);
-  client.use_account(key, "https://ca.test/acct/1");
-  client.answer_challenge(pending_challenge());
-  client.wait_for_authorization("https://ca.test/authz/1", clock.steady_now());
-  CHECK(ca.poll_times == std::vector<milliseconds>{50ms, 300ms, 800ms, 1800ms});
-  CHECK(client.timing().validation.samples == 1);
-  CHECK(client.timing().validation.typical == 2250ms);  // the first sample is taken whole
+  AnsweredChallenge run(1000ms, {});
+  run.wait();
+  CHECK(run.ca.poll_times == std::vector<milliseconds>{50ms, 300ms, 800ms, 1800ms});
+  CHECK(run.client.timing().validation.samples == 1);
+  CHECK(run.client.timing().validation.typical == 2250ms);  // the first sample is taken whole
 }
 
 TEST_CASE("once the CA's speed is known, one slow wait at most doubles the estimate") {
@@ -212,19 +209,12 @@ TEST_CASE("once the CA's speed is known, one slow wait at most doubles the estim
 }
 
 TEST_CASE("a Retry-After on the challenge answer wins over the learned time") {
-  SleepClock clock;
-  TimedCa ca(clock, 30ms);
-  ca.retry_after = "3";
-  acme::Client client(ca, clock, "https://ca.test/dir");
-  auto key = crypto::PrivateKey::generate(crypto::KeyType::ec256);
-  client.use_account(key, "https://ca.test/acct/1");
-  client.set_timing({{40ms, 20}, {}});
-  auto retry = client.answer_challenge(pending_challenge());
-  REQUIRE(retry);
-  client.wait_for_authorization("https://ca.test/authz/1", clock.steady_now(), retry);
-  REQUIRE(ca.poll_times.size() == 1);
-  CHECK(ca.poll_times[0] >= 2s);  // the header's 3 s, counted on the seconds clock
-  CHECK(client.timing().validation.typical < 40ms);
+  AnsweredChallenge run(30ms, {{40ms, 20}, {}}, "3");
+  REQUIRE(run.retry);
+  run.wait();
+  REQUIRE(run.ca.poll_times.size() == 1);
+  CHECK(run.ca.poll_times[0] >= 2s);  // the header's 3 s, counted on the seconds clock
+  CHECK(run.client.timing().validation.typical < 40ms);
 }
 
 TEST_CASE("the learned timing is kept beside the CA's accounts, 0600, and a damaged file is named") {
