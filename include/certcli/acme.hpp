@@ -325,8 +325,8 @@ class Client {
   // POST-as-GET `url` until its "status" is settled, waiting Retry-After (or a growing
   // backoff) between polls; throws timed_out(last body) when the budget runs out, and
   // RetryLater when the CA asks for a wait past it.
-  // The first poll goes at `first_poll_at`; with `learned`, how long it took is learned there
-  // (measured from `since`).
+  // The first poll goes at `since` + the learned time (`unknown_delay` while none is known), or
+  // at `retry_at`; with `learned`, when the wait ended (measured from `since`) is learned there.
   nlohmann::json poll(const std::string& url, const char* what,
                       const std::function<bool(const std::string& status)>& settled,
                       const std::function<Error(const nlohmann::json& body)>& timed_out,

@@ -382,12 +382,12 @@ nlohmann::json Client::poll(const std::string& url, const char* what,
   const LatencyEstimate estimate = learned ? timing().*learned : LatencyEstimate{};
   auto elapsed = [&] { return duration_cast<milliseconds>(clock_.steady_now() - since); };
   // Retry-After always wins; otherwise the first poll goes where this CA usually finishes.
-  const milliseconds first_delay = retry_at ? elapsed() + duration_cast<milliseconds>(*retry_at - clock_.now())
-                                            : first_poll_delay(estimate, unknown_delay);
   if (retry_at)
     wait_until(*retry_at, fmt::format("the {} {}", what, url), url, true);
-  else if (const milliseconds early = first_delay - elapsed(); early.count() > 0)
+  else if (const milliseconds early = first_poll_delay(estimate, unknown_delay) - elapsed(); early.count() > 0)
     clock_.sleep_for(early);
+  // What is learned is when the first poll went, which a Retry-After or a late wake-up moves.
+  const milliseconds first_poll = std::max(elapsed(), milliseconds{0});
   std::chrono::milliseconds backoff{0};
   for (bool first = true;; first = false) {
     net::HttpResponse response = post(url, std::nullopt);
@@ -397,7 +397,7 @@ nlohmann::json Client::poll(const std::string& url, const char* what,
     if (status == body.end() || !status->is_string() || settled(status->get<std::string>())) {
       if (learned) {
         std::lock_guard guard(timing_mutex_);
-        learn_latency(timing_.*learned, first_delay, first, elapsed());
+        learn_latency(timing_.*learned, first_poll, first, elapsed());
       }
       return body;
     }
@@ -407,7 +407,7 @@ nlohmann::json Client::poll(const std::string& url, const char* what,
       continue;
     }
     if (now >= deadline_) throw timed_out(body);
-    backoff = next_poll_backoff(estimate, first_delay, backoff);
+    backoff = next_poll_backoff(estimate, first_poll, backoff);
     clock_.sleep_for(std::min<std::chrono::milliseconds>(backoff, std::chrono::duration_cast<std::chrono::milliseconds>(deadline_ - now)));
   }
 }
@@ -466,7 +466,8 @@ Order Client::wait_for_order(const std::string& url, std::optional<std::chrono::
                                   "run picks up the certificate once the CA has issued it",
                                   url);
                    },
-                   since.value_or(clock_.steady_now()), retry_at, since ? &CaTiming::issuance : nullptr, kUnmeasuredIssuance);
+                   since.value_or(clock_.steady_now()), retry_at, since ? &CaTiming::issuance : nullptr,
+                   since ? kUnmeasuredIssuance : std::chrono::milliseconds{0});
   return parse_order(body, url, sender_);
 }
 
