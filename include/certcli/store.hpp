@@ -278,6 +278,13 @@ class Store {
   // The key comes in clear, but as stored (maybe encrypted) when the store has no passphrase,
   // so that reading the certificate never needs one.
   virtual std::optional<CertificateFiles> load_live_certificate(const std::string& name) const = 0;
+  // The live certificate's public files (cert, chain, fullchain), `private_key` left empty: what
+  // the pin table needs, without decrypting the key.
+  virtual std::optional<CertificateFiles> load_live_public(const std::string& name) const {
+    auto live = load_live_certificate(name);
+    if (live) live->private_key.clear();
+    return live;
+  }
   // The live leaf certificate alone (cert.pem): what status, covers and the like need, without
   // reading the chain or decrypting the key (scrypt, tens of milliseconds a key with a passphrase).
   virtual std::optional<std::string> load_live_leaf(const std::string& name) const {

@@ -84,6 +84,9 @@ class DryRunStore final : public store::Store {
     return real_.load_live_certificate(name);
   }
   std::optional<std::string> load_live_leaf(const std::string& name) const override { return real_.load_live_leaf(name); }
+  std::optional<store::CertificateFiles> load_live_public(const std::string& name) const override {
+    return real_.load_live_public(name);
+  }
   void append_activity(const nlohmann::json&) override {}
   std::string live_location(const std::string& name) const override { return real_.live_location(name); }
 

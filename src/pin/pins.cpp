@@ -179,7 +179,7 @@ std::vector<RefreshOutcome> refresh_pins(store::Store& store, const Clock& clock
   // Every certificate to look in: the managed domains' live chains, then the hosts of the table.
   std::vector<std::pair<std::string, crypto::ChainCertificate>> seen;
   for (const auto& record : store.list_domains()) {
-    auto live = store.load_live_certificate(record.name);
+    auto live = store.load_live_public(record.name);
     if (!live) continue;
     for (const auto& pem : crypto::split_pem_certificates(live->fullchain))
       seen.emplace_back("domain:" + record.name, crypto::describe_chain_certificate(pem));

@@ -48,7 +48,7 @@ KeyPlan plan_key(const store::Store& store, const store::DomainRecord& record, b
     plan.decision.reason = "the pin table is empty";
     return plan;
   }
-  if (auto live = store.load_live_certificate(record.name)) {
+  if (auto live = store.load_live_public(record.name)) {
     // The certificate carries the key's SPKI: no passphrase needed to know the live key's pin.
     input.live_key_pin = crypto::spki_pin(crypto::certificate_public_key_der(live->certificate));
     for (const auto& pem : crypto::split_pem_certificates(live->chain))
@@ -91,7 +91,7 @@ std::string after_install(store::Store& store, const Clock& clock, const store::
       store.remove_backup_key(record.name);
       log(store, clock, "pin.backup_key_used", record.name, {{"pin", plan.key_pin}});
     }
-    auto live = store.load_live_certificate(record.name);
+    auto live = store.load_live_public(record.name);
     if (!live) return {};
     const crypto::ChainCertificate leaf = crypto::describe_chain_certificate(live->certificate);
     auto lock = store.lock(kLockWait);

@@ -543,6 +543,14 @@ class FileStore final : public Store {
                             read_key(dir / "key.pem")};
   }
 
+  std::optional<CertificateFiles> load_live_public(const std::string& name) const override {
+    check_home_readable();
+    fs::path live = domain_dir(name) / "live";
+    if (!state_file_exists(live / "cert.pem")) return std::nullopt;
+    return CertificateFiles{read_file(live / "cert.pem"), read_file(live / "chain.pem"),
+                            read_file(live / "fullchain.pem"), std::string()};
+  }
+
   std::optional<std::string> load_live_leaf(const std::string& name) const override {
     check_home_readable();
     fs::path cert = domain_dir(name) / "live" / "cert.pem";

@@ -124,3 +124,17 @@ TEST_CASE("the live leaf alone is read without the key: a wrong passphrase does 
   CHECK(wrong->load_live_leaf("example.com") == std::optional<std::string>("CERT"));
   CHECK_FALSE(wrong->load_live_leaf("other.example.com"));
 }
+
+TEST_CASE("the live certificate's public files are read without the key, for the pin table") {
+  TempDir dir;
+  std::string clear = crypto::PrivateKey::generate(crypto::KeyType::ec256).to_pem();
+  open(dir.path, "pass")->install_certificate("example.com", "20260101T000000Z", files_with(clear));
+  auto wrong = open(dir.path, "nope");
+  auto files = wrong->load_live_public("example.com");
+  REQUIRE(files);
+  CHECK(files->certificate == "CERT");
+  CHECK(files->chain == "CHAIN");
+  CHECK(files->fullchain == "FULLCHAIN");
+  CHECK(files->private_key.empty());
+  CHECK_FALSE(wrong->load_live_public("other.example.com"));
+}
