@@ -9,6 +9,8 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
+#include <variant>
+
 namespace certcli::lifecycle {
 namespace {
 
@@ -54,6 +56,22 @@ std::optional<std::string> percent_decode(std::string_view text) {
   }
   return out;
 }
+
+namespace {
+
+// A name as a request carries it (percent-encoded), decoded and normalized; or why it is not
+// one, for a 400 (`what` names where it came from).
+std::variant<std::string, net::HttpResponse> requested_name(std::string_view encoded, const char* what) {
+  auto decoded = percent_decode(encoded);
+  if (!decoded) return bad_request(fmt::format("{} is not valid percent-encoding", what));
+  try {
+    return normalize_name(*decoded);
+  } catch (const Error& e) {
+    return bad_request(fmt::format("not a valid name: {}", e.what()));
+  }
+}
+
+}  // namespace
 
 std::optional<std::string> query_parameter(std::string_view query, std::string_view key) {
   while (!query.empty()) {
@@ -117,14 +135,9 @@ net::HttpHandler make_serve_handler(const store::Store& store, ServeSettings set
     if (path == "/allowed") {
       auto raw = query_parameter(request.query, "domain");
       if (!raw || raw->empty()) return bad_request("give the name as /allowed?domain=NAME");
-      auto decoded = percent_decode(*raw);
-      if (!decoded) return bad_request("the domain parameter is not valid percent-encoding");
-      std::string host;
-      try {
-        host = normalize_name(*decoded);
-      } catch (const Error& e) {
-        return bad_request(fmt::format("not a valid name: {}", e.what()));
-      }
+      auto named = requested_name(*raw, "the domain parameter");
+      if (auto* refusal = std::get_if<net::HttpResponse>(&named)) return *refusal;
+      const std::string host = std::get<std::string>(std::move(named));
       if (is_wildcard(host)) return bad_request(fmt::format("{} is a wildcard, not a host name", host));
       const auto domains = store.list_domains();
       AllowDecision decision = decide_allowed(domains, host, settings.require_ownership, /*removed=*/false);
@@ -141,14 +154,9 @@ net::HttpHandler make_serve_handler(const store::Store& store, ServeSettings set
     }
 
     if (path.starts_with(kStatusPrefix)) {
-      auto decoded = percent_decode(std::string_view(path).substr(kStatusPrefix.size()));
-      if (!decoded) return bad_request("the name is not valid percent-encoding");
-      std::string name;
-      try {
-        name = normalize_name(*decoded);
-      } catch (const Error& e) {
-        return bad_request(fmt::format("not a valid name: {}", e.what()));
-      }
+      auto named = requested_name(std::string_view(path).substr(kStatusPrefix.size()), "the name");
+      if (auto* refusal = std::get_if<net::HttpResponse>(&named)) return *refusal;
+      const std::string name = std::get<std::string>(std::move(named));
       std::optional<std::string> json = settings.status_json ? settings.status_json(name) : std::nullopt;
       if (!json) return net::text_response(404, fmt::format("{} is not managed by certcli\n", name));
       net::HttpResponse response;
