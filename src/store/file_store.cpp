@@ -648,11 +648,9 @@ class FileStore final : public Store {
   }
   void append_ledger(const std::string& line) override {
     files::UniqueFd home_fd = open_home_for_writing();
+    // An earlier certcli's rate-limits.json is carried over by the rewrite that comes first
+    // (limits::record_event), never by an append.
     const fs::path path = home_ / "rate-limits.jsonl";
-    if (!state_file_exists(path) && state_file_exists(home_ / kFirstLedger)) {
-      save_ledger(read_file(home_ / kFirstLedger) + line);  // parse() reads the old format whole
-      return;
-    }
     // O_NOFOLLOW through the home's descriptor, as for the activity log.
     files::UniqueFd fd = files::open_file_at(home_fd.get(), "rate-limits.jsonl", path, O_RDWR | O_APPEND | O_CREAT, 0600);
     // A line a crash cut short (no newline at the end) is cut off first: this entry then stands
